@@ -1,1 +1,91 @@
-def main(): print("hi")
+"""The `wegweiser` command: the publisher's tools now, the aggregator and directory as they come."""
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from urllib.parse import urljoin
+
+import click
+
+from aggregator import fetch
+from feeds import validate as validator
+from wegweiser import __version__
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _load(source: str) -> bytes:
+    """A local file's bytes, or a URL's body fetched with the size and time limits of the harvester.
+    Private addresses are allowed: a publisher may check a feed on their own machine first."""
+    if _is_url(source):
+        try:
+            response = fetch.fetch(source, allow_private=True)
+        except fetch.FetchError as exc:
+            raise ValueError(str(exc)) from exc
+        if response.status != 200:
+            raise ValueError(f"the server answered HTTP {response.status} instead of the feed")
+        return response.body
+    return Path(source).read_bytes()
+
+
+def _resolve(base: str, link: str) -> str:
+    """A ``next`` link relative to the page it is on, for URLs and for local files alike."""
+    if _is_url(base) or _is_url(link):
+        return urljoin(base, link)
+    return str(Path(base).parent / link)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="wegweiser")
+def main() -> None:
+    """Publish, check and collect feeds of local integration offers and events."""
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON instead of one line each.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Check dates as of this day (YYYY-MM-DD) instead of today.")
+@click.option("--no-follow", is_flag=True, help="Check only the given page, not the pages its `next` links lead to.")
+def validate(sources: tuple[str, ...], as_json: bool, today, no_follow: bool) -> None:
+    """Check JSON feeds and iCalendar files far beyond the schema.
+
+    Prints one problem a line, FILE:LINE:COL: error|warning: /json/pointer: message (hint).
+    Exit status: 0 no errors (warnings allowed), 1 errors, 2 a file could not be read at all.
+    """
+    day = today.date() if today else date.today()
+    reports = []
+    for source in sources:
+        reports += validator.validate_pages(source, _load, today=day, resolve=_resolve, follow=not no_follow)
+    _print_json(reports) if as_json else _print_lines(reports)
+    if any(r.unreadable for r in reports):
+        sys.exit(EXIT_UNREADABLE)
+    sys.exit(EXIT_PROBLEMS if any(r.errors for r in reports) else EXIT_OK)
+
+
+def _print_lines(reports: list[validator.Report]) -> None:
+    for report in reports:
+        if report.unreadable:
+            line, column = report.unreadable_at
+            click.echo(f"{report.source}:{line}:{column}: error: cannot read: {report.unreadable}")
+            continue
+        for problem in report.problems:
+            click.echo(problem.format(report.source))
+        summary = f"{report.errors} error{'s' * (report.errors != 1)}, {report.warnings} warning{'s' * (report.warnings != 1)}"
+        click.echo(f"{report.source}: {report.records} records checked, {summary}", err=True)
+
+
+def _print_json(reports: list[validator.Report]) -> None:
+    files = [{
+        "file": r.source,
+        "records": r.records,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "unreadable": r.unreadable,
+        "problems": [p.as_json(r.source) for p in r.problems],
+    } for r in reports]
+    click.echo(json.dumps({"files": files, "errors": sum(r.errors for r in reports),
+                           "warnings": sum(r.warnings for r in reports)}, ensure_ascii=False, indent=2))

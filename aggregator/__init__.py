@@ -1,0 +1,1 @@
+"""The regional office's harvester: sources → fetch → parse → validate → merge → store."""
