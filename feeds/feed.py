@@ -30,25 +30,26 @@ def _known_fields(kind: str) -> frozenset[str]:
     return frozenset(wegweiser_schema.schema(kind)["properties"])
 
 
-def record(kind: str, id: str, **fields) -> dict:
+def record(record_kind: str, id: str, /, **fields) -> dict:
     """Build an organisation, offer or event; a misspelt field name is a TypeError, not a silent loss."""
-    unknown = set(fields) - _known_fields(kind)
+    unknown = set(fields) - _known_fields(record_kind)
     if unknown:
-        raise TypeError(f"{kind} has no field {', '.join(sorted(unknown))}; known: {', '.join(sorted(_known_fields(kind)))}")
+        known = ", ".join(sorted(_known_fields(record_kind)))
+        raise TypeError(f"{record_kind} has no field {', '.join(sorted(unknown))}; known: {known}")
     return {"id": id, "updated": fields.pop("updated", None) or now_timestamp(), **fields}
 
 
-def organisation(id: str, **fields) -> dict:
+def organisation(id: str, /, **fields) -> dict:
     """An organisation record (see schema/organisation.schema.json)."""
     return record("organisation", id, **fields)
 
 
-def offer(id: str, **fields) -> dict:
+def offer(id: str, /, **fields) -> dict:
     """An offer record (see schema/offer.schema.json)."""
     return record("offer", id, **fields)
 
 
-def event(id: str, **fields) -> dict:
+def event(id: str, /, **fields) -> dict:
     """An event record (see schema/event.schema.json)."""
     return record("event", id, **fields)
 

@@ -1,5 +1,6 @@
 """Check records against the JSON Schema and say what is wrong in words a volunteer understands."""
 from functools import cache
+from urllib.parse import urljoin
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -29,14 +30,32 @@ def json_pointer(parts) -> str:
 
 def check(name: str, instance, pointer: str = "") -> list[Problem]:
     """Every schema problem of ``instance`` against schema ``name`` (optionally a ``$defs`` pointer)."""
-    return [_problem(err) for err in validator(name, pointer).iter_errors(instance)]
+    problems = []
+    for err in validator(name, pointer).iter_errors(instance):
+        problems += _missing_fields(err) if err.validator == "required" else [_problem(err)]
+    return list(dict.fromkeys(problems))
 
 
 def _problem(err: ValidationError) -> Problem:
+    message, hint = _explain(err, _field_name(err))
+    return error(json_pointer(err.absolute_path), message, hint, code=f"schema-{err.validator}")
+
+
+def _missing_fields(err: ValidationError) -> list[Problem]:
+    """One problem per missing required field (jsonschema raises one error per field, but
+    names the field only inside its English sentence)."""
     where = json_pointer(err.absolute_path)
-    field = _field_name(err)
-    message, hint = _explain(err, field)
-    return error(where, message, hint, code=f"schema-{err.validator}")
+    properties = err.schema.get("properties", {})
+    problems = []
+    for name in err.validator_value:
+        if isinstance(err.instance, dict) and name not in err.instance:
+            spec = properties.get(name, {})
+            if spec.get("$ref", "").endswith("/text"):
+                hint = f'add "{name}": {{"de": "…"}} with the text in at least one language'
+            else:
+                hint = _description(spec) or err.schema.get("description", "")
+            problems.append(error(where, f"the required field `{name}` is missing", hint, code="schema-required"))
+    return problems
 
 
 def _field_name(err: ValidationError) -> str:
@@ -51,26 +70,38 @@ def _description(schema: dict) -> str:
     if "description" in schema:
         return schema["description"]
     ref = schema.get("$ref")
-    if ref:
-        resolved = wegweiser_schema.registry().resolver().lookup(_absolute(ref)).contents
-        return resolved.get("description", "")
-    return ""
+    if not ref:
+        return ""
+    base = _base_uris().get(id(schema), "")
+    return _lookup(urljoin(base, ref)).get("description", "")
 
 
-def _absolute(ref: str) -> str:
-    base = "https://w3id.org/wegweiser/schema/v1/"
-    return ref if ref.startswith("https://") else base + ref
+def _lookup(uri: str) -> dict:
+    return wegweiser_schema.registry().resolver().lookup(uri).contents
+
+
+@cache
+def _base_uris() -> dict[int, str]:
+    """The ``$id`` of the file each subschema object sits in, so its relative ``$ref`` resolves."""
+    bases: dict[int, str] = {}
+
+    def walk(node, base: str) -> None:
+        if isinstance(node, dict):
+            bases[id(node)] = base
+            for child in node.values():
+                walk(child, base)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, base)
+
+    for name in wegweiser_schema.SCHEMA_FILES:
+        walk(wegweiser_schema.schema(name), wegweiser_schema.schema(name)["$id"])
+    return bases
 
 
 def _explain(err: ValidationError, field: str) -> tuple[str, str]:
     """Message and hint for one schema error, by the keyword that failed."""
     kind, expected, value = err.validator, err.validator_value, err.instance
-    if kind == "required":
-        missing = next((name for name in expected if name not in value), expected[0])
-        spec = err.schema.get("properties", {}).get(missing, {})
-        if spec.get("$ref", "").endswith("/text"):
-            return f"the required field `{missing}` is missing", f'add "{missing}": {{"de": "…"}} with the text in at least one language'
-        return f"the required field `{missing}` is missing", _description(spec) or err.schema.get("description", "")
     if kind == "type":
         wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
         return f"`{field}` must be {wanted}, not {_show(value)}", _description(err.schema)
