@@ -144,6 +144,11 @@ def _check_text(walk: _Walk, text: dict, pointer: str) -> None:
 
 # --- single values -------------------------------------------------------------------
 
+def _list(value) -> list:
+    """The value if it is a list, else nothing to check (the schema reports the wrong type)."""
+    return value if isinstance(value, list) else []
+
+
 def _escape(name: str) -> str:
     return str(name).replace("~", "~0").replace("/", "~1")
 
@@ -310,7 +315,7 @@ def _references(record: dict):
     for name in ("provider", "organiser", "parent_organisation"):
         if name in record:
             yield f"/{name}", record[name]
-    for index, ref in enumerate(record.get("co_organisers") or []):
+    for index, ref in enumerate(_list(record.get("co_organisers"))):
         yield f"/co_organisers/{index}", ref
 
 
@@ -350,7 +355,7 @@ def _check_offer(walk: _Walk, offer: dict) -> None:
     if isinstance(verified, date) and walk.context.today - _day(verified) > STALE_AFTER:
         walk.add(warning("/last_verified", f"not verified since {offer['last_verified']}",
                          "check that the offer still runs as described and update `last_verified`", "stale"))
-    for index, schedule in enumerate(offer.get("schedules") or []):
+    for index, schedule in enumerate(_list(offer.get("schedules"))):
         if isinstance(schedule, dict):
             _check_schedule(walk, schedule, f"/schedules/{index}")
     _check_cost(walk, offer.get("cost"))
@@ -363,7 +368,7 @@ def _check_schedule(walk: _Walk, schedule: dict, pointer: str) -> None:
                        "closes_at must be later than opens_at on the same day", "end-before-start"))
     _check_order(walk, schedule.get("valid_from"), schedule.get("valid_to"), f"{pointer}/valid_to", "schedule validity")
     if schedule.get("freq") != "MONTHLY":
-        for index, day in enumerate(schedule.get("byday") or []):
+        for index, day in enumerate(_list(schedule.get("byday"))):
             if isinstance(day, str) and day[:1] in "-123456789" and len(day) > 2:
                 walk.add(error(f"{pointer}/byday/{index}", f"'{day}' counts weekdays in a month, but freq is {schedule.get('freq')}",
                                "use freq MONTHLY for '1TU' (first Tuesday), or just 'TU' for every Tuesday", "ordinal-needs-monthly"))
@@ -382,7 +387,7 @@ def _check_cost(walk: _Walk, cost) -> None:
 
 def _check_event(walk: _Walk, event: dict) -> None:
     _check_order(walk, event.get("start"), event.get("end"), "/end", "event")
-    for index, override in enumerate(event.get("overrides") or []):
+    for index, override in enumerate(_list(event.get("overrides"))):
         if isinstance(override, dict):
             _check_order(walk, override.get("start"), override.get("end"), f"/overrides/{index}/end", "changed occurrence")
     recurrence = event.get("recurrence")

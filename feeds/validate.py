@@ -15,7 +15,7 @@ from json_source_map import calculate as source_map
 
 from feeds import checks, ical, schema_check
 from feeds.feed import RECORD_LISTS
-from feeds.problems import Problem, error
+from feeds.problems import Problem, error, warning
 
 MAX_PAGES = 200
 
@@ -214,9 +214,18 @@ def validate_ical(data: bytes, source: str, *, today: date | None = None) -> Rep
                                  default_language=_calendar_language(calendar.events))
     problems = list(calendar.problems)
     for index, event in enumerate(calendar.events):
-        found = checks.check_record("event", event, context) + schema_check.check("event", event)
+        found = [_calendar_category_leniency(p) for p in check_record("event", event, context)]
         problems += [_place_in_ical(p.under(f"/events/{index}"), calendar.lines) for p in found]
     return Report(source, sorted(problems, key=lambda p: (p.line or 0, p.column or 0)), len(calendar.events))
+
+
+def _calendar_category_leniency(problem: Problem) -> Problem:
+    """A calendar kept in Outlook or Nextcloud rarely carries our categories: the events are
+    still worth harvesting, so a missing category is a warning there, not an error."""
+    if problem.code == "schema-required" and "`categories`" in problem.message:
+        return warning(problem.pointer, "the event has no category from the vocabulary",
+                       "add e.g. CATEGORIES:Beratung or CATEGORIES:counselling so people find it by topic", "no-category")
+    return problem
 
 
 def _calendar_language(events: list[dict]) -> str:

@@ -41,3 +41,13 @@ def test_records_with_arbitrary_field_values_never_crash(list_name, fields):
 def test_arbitrary_bytes_are_a_report_not_a_crash(data):
     report = validate.validate_bytes(data, "upload.json", today=TODAY)
     assert report.unreadable or isinstance(report.problems, list)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["organisation", "offer", "event"]), st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6))
+def test_fast_and_explaining_schema_validators_agree(kind, fields):
+    """The fast yes/no validator gates the explaining one: they must never disagree."""
+    from feeds.schema_check import fast_validator, validator
+    record = json.loads(json.dumps(BASE[kind + "s"][0]))
+    record.update(fields)
+    assert fast_validator(kind).is_valid(record) == (next(validator(kind).iter_errors(record), None) is None)

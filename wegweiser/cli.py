@@ -1,5 +1,6 @@
 """The `wegweiser` command: the publisher's tools now, the aggregator and directory as they come."""
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -36,7 +37,12 @@ def _resolve(base: str, link: str) -> str:
     """A ``next`` link relative to the page it is on, for URLs and for local files alike."""
     if _is_url(base) or _is_url(link):
         return urljoin(base, link)
-    return str(Path(base).parent / link)
+    return _normalise(str(Path(base).parent / link))
+
+
+def _normalise(source: str) -> str:
+    """One spelling per local file, so a page reached twice is recognised."""
+    return source if _is_url(source) else os.path.normpath(source)
 
 
 @click.group()
@@ -57,13 +63,25 @@ def validate(sources: tuple[str, ...], as_json: bool, today, no_follow: bool) ->
     Exit status: 0 no errors (warnings allowed), 1 errors, 2 a file could not be read at all.
     """
     day = today.date() if today else date.today()
-    reports = []
-    for source in sources:
-        reports += validator.validate_pages(source, _load, today=day, resolve=_resolve, follow=not no_follow)
+    chains = [validator.validate_pages(_normalise(source), _load, today=day, resolve=_resolve, follow=not no_follow)
+              for source in sources]
+    reports = _each_page_once(chains)
     _print_json(reports) if as_json else _print_lines(reports)
     if any(r.unreadable for r in reports):
         sys.exit(EXIT_UNREADABLE)
     sys.exit(EXIT_PROBLEMS if any(r.errors for r in reports) else EXIT_OK)
+
+
+def _each_page_once(chains: list[list[validator.Report]]) -> list[validator.Report]:
+    """One report per page: a page named on the command line that is also a later page of
+    another feed is reported as part of that feed, where its references can be resolved."""
+    continued = {report.source for chain in chains for report in chain[1:]}
+    reports: dict[str, validator.Report] = {}
+    for chain in chains:
+        for position, report in enumerate(chain):
+            if position > 0 or report.source not in continued:
+                reports.setdefault(report.source, report)
+    return list(reports.values())
 
 
 def _print_lines(reports: list[validator.Report]) -> None:
