@@ -93,3 +93,34 @@ def test_installed_command_runs():
     exe = shutil.which("wegweiser") or sys.exit("wegweiser is not installed: pip install -e .")
     done = subprocess.run([exe, "validate", "--today", "2026-11-22", VALID], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+TEMPLATE = DATA.parent.parent / "feeds" / "templates" / "angebote-und-termine.csv"
+PUBLISHER_OPTIONS = ["--publisher-id", "de.lindenau.bruecke", "--publisher-name", "Brücke e.V.",
+                     "--kind", "migrant-self-organisation", "--town", "Lindenau", "--ags", "06639011"]
+
+
+def test_convert_writes_a_feed_that_validates(tmp_path):
+    out = tmp_path / "feed.json"
+    result = invoke("convert", str(TEMPLATE), *PUBLISHER_OPTIONS, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "read as utf-8-sig, 3 records written to" in result.stderr
+    check = invoke("validate", str(out))
+    assert check.exit_code == 0, check.output
+
+
+def test_convert_with_errors_writes_nothing_and_names_row_and_column(tmp_path):
+    out = tmp_path / "feed.json"
+    sheet = DATA / "csv" / "fehler.csv"
+    result = invoke("convert", str(sheet), *PUBLISHER_OPTIONS, "-o", str(out))
+    assert result.exit_code == 1
+    assert not out.exists()
+    assert f"{sheet}:4:3: error:" in result.stderr
+
+
+def test_convert_of_a_workbook_exits_2(tmp_path):
+    book = tmp_path / "liste.xlsx"
+    book.write_bytes(b"PK\x03\x04 not a csv")
+    result = invoke("convert", str(book), *PUBLISHER_OPTIONS)
+    assert result.exit_code == 2
+    assert "this is a workbook, not a CSV file" in result.stderr

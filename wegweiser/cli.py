@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 import click
 
 from aggregator import fetch
+from feeds import convert as converter
 from feeds import validate as validator
 from wegweiser import __version__
 
@@ -107,3 +108,46 @@ def _print_json(reports: list[validator.Report]) -> None:
     } for r in reports]
     click.echo(json.dumps({"files": files, "errors": sum(r.errors for r in reports),
                            "warnings": sum(r.warnings for r in reports)}, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--publisher-id", required=True, help="Your stable publisher id, e.g. de.lindenau.bruecke.")
+@click.option("--publisher-name", required=True, help="Your organisation's name as people know it.")
+@click.option("--kind", required=True, help="Kind of organisation, a term of schema/vocabularies/organisation-kinds.json.")
+@click.option("--town", required=True, help="The town you work in.")
+@click.option("--ags", default="", help="The town's official municipality key (8 digits).")
+@click.option("--license", "license_id", default="dl-de/by-2-0", show_default=True, help="Licence of the data.")
+@click.option("--language", default="de", show_default=True, help="The language most texts in the sheet are written in.")
+@click.option("--timezone", default="Europe/Berlin", show_default=True, help="The time zone of the sheet's dates and times.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the feed here instead of to standard output.")
+def convert(sheet: Path, publisher_id: str, publisher_name: str, kind: str, town: str, ags: str,
+            license_id: str, language: str, timezone: str, output: Path | None) -> None:
+    """Turn a spreadsheet saved as CSV (one row per offer or event) into a feed.
+
+    Problems are printed one a line as SHEET:ROW:COLUMN: error|warning: /pointer: message (hint).
+    The feed is written only when there is no error. Exit status: 0 written, 1 errors, 2 the file
+    could not be read. The columns: feeds/templates/README.md.
+    """
+    try:
+        data = sheet.read_bytes()
+    except OSError as exc:
+        click.echo(f"{sheet}:1:1: error: cannot read: {validator.describe_read_failure(exc)}")
+        sys.exit(EXIT_UNREADABLE)
+    publisher = converter.publisher_from_options(publisher_id, publisher_name, kind, town, ags=ags,
+                                                 license=license_id, language=language)
+    result = converter.convert_csv(data, publisher=publisher, default_language=language, timezone=timezone,
+                                   filename=str(sheet))
+    for problem in result.problems:
+        click.echo(problem.format(str(sheet)), err=True)
+    if not result.encoding:
+        sys.exit(EXIT_UNREADABLE)
+    if result.errors:
+        click.echo(f"{sheet}: {len(result.errors)} errors: no feed written; correct the cells named above", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    if output:
+        result.feed.write(output)
+    else:
+        click.echo(result.feed.dumps(), nl=False)
+    records = sum(len(result.feed.document.get(n, [])) for n in ("offers", "events"))
+    click.echo(f"{sheet}: read as {result.encoding}, {records} records written to {output or 'standard output'}", err=True)
