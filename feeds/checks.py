@@ -8,7 +8,7 @@ input) and yields problems with pointers relative to that record.
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -150,7 +150,8 @@ def _list(value) -> list:
 
 
 def _escape(name: str) -> str:
-    return str(name).replace("~", "~0").replace("/", "~1")
+    name = str(name)
+    return name.replace("~", "~0").replace("/", "~1") if "~" in name or "/" in name else name
 
 
 @cache
@@ -212,24 +213,44 @@ def _url_problems(url: str, pointer: str) -> list[Problem]:
 
 
 def _email_problems(address: str, pointer: str) -> list[Problem]:
+    reason = _email_fault(address)
+    if reason:
+        return [error(pointer, f"the email address {address!r} is not valid: {reason}", "write it like beratung@verein.example", "bad-email")]
+    return []
+
+
+@lru_cache(maxsize=4096)
+def _email_fault(address: str) -> str:
+    """Why an address is not valid, or ''; cached because feeds repeat their contact addresses."""
     try:
         email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
-        return [error(pointer, f"the email address {address!r} is not valid: {exc}", "write it like beratung@verein.example", "bad-email")]
-    return []
+        return str(exc)
+    return ""
 
 
 def _phone_problems(number: str, pointer: str) -> list[Problem]:
+    verdict = _phone_verdict(number)
     hint = "write the number with area code, best internationally: +49 5123 45678"
+    if verdict == "unparsable":
+        return [error(pointer, f"{number!r} is not a phone number", hint, "bad-phone")]
+    if verdict == "impossible":
+        return [error(pointer, f"the phone number {number!r} has too few or too many digits", hint, "bad-phone")]
+    if verdict == "unassigned":
+        return [warning(pointer, f"the phone number {number!r} does not look like a number in use", hint, "implausible-phone")]
+    return []
+
+
+@lru_cache(maxsize=4096)
+def _phone_verdict(number: str) -> str:
+    """'ok', 'unparsable', 'impossible' or 'unassigned' (German numbers without +49 allowed)."""
     try:
         parsed = phonenumbers.parse(number, "DE")
     except phonenumbers.NumberParseException:
-        return [error(pointer, f"{number!r} is not a phone number", hint, "bad-phone")]
+        return "unparsable"
     if len(re.sub(r"\D", "", number)) < 6 or not phonenumbers.is_possible_number(parsed):
-        return [error(pointer, f"the phone number {number!r} has too few or too many digits", hint, "bad-phone")]
-    if not phonenumbers.is_valid_number(parsed):
-        return [warning(pointer, f"the phone number {number!r} does not look like a number in use", hint, "implausible-phone")]
-    return []
+        return "impossible"
+    return "ok" if phonenumbers.is_valid_number(parsed) else "unassigned"
 
 
 def _markup_problems(value: str, pointer: str) -> list[Problem]:
