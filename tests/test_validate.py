@@ -116,3 +116,20 @@ def test_reference_to_own_publisher_is_checked():
 def test_non_object_document_is_a_schema_error():
     [problem] = validate.check_document([1, 2], today=TODAY)
     assert problem.pointer == "" and "object" in problem.message
+
+
+def test_broken_calendar_reports_each_event_at_its_line():
+    report = run(DATA / "ical" / "problems.ics")
+    found = [(p.line, p.severity, p.pointer, p.code) for p in report.problems if p.code != "no-category"]
+    assert found == [
+        (5, "error", "", "ical-no-start"),
+        (15, "warning", "/events/0/recurrence", "ical-broken-rrule"),
+        (33, "warning", "", "ical-duplicate-uid"),
+    ]
+    assert report.records == 5
+
+
+def test_calendar_without_categories_is_harvestable_with_a_warning():
+    report = run(DATA / "ical" / "outlook.ics")
+    assert report.errors == 0
+    assert "no-category" in {p.code for p in report.problems}
