@@ -1,0 +1,227 @@
+"""One harvest of one source, the only place that chains the stages:
+fetch → detect → parse → validate → merge and store → record the source's health.
+
+The scheduler, the CLI and the web app's "harvest now" all call ``harvest_source``. A feed that
+cannot be fetched or read leaves the source's last good data in place and says why on the source.
+"""
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from aggregator import fetch, parse
+from aggregator.health import SourceState, utc_now, stamp
+from aggregator.merge import original_global_id
+from aggregator.parsed import Parsed
+from aggregator.sources import Source
+from aggregator.store import AcceptedRecord, HarvestBatch, HarvestCounts, Rejection, Store
+from feeds import validate
+from feeds.feed import RECORD_LISTS
+
+MAX_PAGES = 100
+
+
+class HarvestFailure(Exception):
+    """A source could not be harvested this time; carries the class used for backoff."""
+
+    def __init__(self, error_class: str, message: str, retry_after: float | None = None, http_status: int | None = None):
+        super().__init__(message)
+        self.error_class, self.retry_after, self.http_status = error_class, retry_after, http_status
+
+
+@dataclass
+class Outcome:
+    """What became of one source in a run, for the summary table."""
+
+    source_id: str
+    status: str                      # ok | unchanged | failed
+    counts: HarvestCounts = field(default_factory=HarvestCounts)
+    message: str = ""
+    error_class: str | None = None
+
+
+@dataclass
+class _Fetched:
+    pages: list[tuple[str, bytes, str]]      # (url, body, content type) in order
+    http_status: int | None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+    @property
+    def size(self) -> int:
+        return sum(len(body) for _, body, _ in self.pages)
+
+    @property
+    def body_hash(self) -> str:
+        digest = hashlib.sha256()
+        for _, body, _ in self.pages:
+            digest.update(hashlib.sha256(body).digest())
+        return digest.hexdigest()
+
+
+def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now: datetime | None = None,
+                   today: date | None = None) -> Outcome:
+    """Harvest one source once and record what happened on it; never raises for the feed's faults."""
+    now = now or utc_now()
+    state = store.source_state(source.id)
+    started = time.monotonic()
+    try:
+        fetched = _fetch_pages(source, fetcher, state)
+    except HarvestFailure as failure:
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+    state.attempted(now, fetched.http_status, fetched.size, time.monotonic() - started)
+    if fetched.not_modified or fetched.body_hash == state.body_hash:
+        state.succeeded(now, source.interval, unchanged=True)
+        store.save_state(state, "unchanged")
+        return Outcome(source.id, "unchanged")
+    try:
+        batch = _batch(source, fetched, fetcher, today or now.date())
+    except HarvestFailure as failure:
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+    state.etag, state.last_modified, state.body_hash = fetched.etag, fetched.last_modified, fetched.body_hash
+    state.succeeded(now, source.interval)
+    counts = store.apply_harvest(state, batch, source.town, source.kind, stamp(now))
+    return Outcome(source.id, "ok", counts, state.notice or "")
+
+
+def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, workers: int = 8,
+                now: datetime | None = None, on_done=None) -> list[Outcome]:
+    """Harvest many sources at once (``workers`` at a time; the fetcher keeps one request per host)."""
+    store.register_sources(sources)
+    outcomes: list[Outcome] = []
+
+    def one(source: Source) -> Outcome:
+        outcome = harvest_source(store, source, fetcher, now=now)
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        outcomes = list(pool.map(one, sources))
+    return outcomes
+
+
+def _record_failure(store: Store, source: Source, state: SourceState, failure: HarvestFailure,
+                    now: datetime, duration: float) -> Outcome:
+    state.attempted(now, failure.http_status, None, duration)
+    state.failed(now, source.interval, failure.error_class, str(failure), failure.retry_after)
+    store.save_state(state)
+    return Outcome(source.id, "failed", message=str(failure), error_class=failure.error_class)
+
+
+# --- fetch -------------------------------------------------------------------------------
+
+def _fetch_pages(source: Source, fetcher: fetch.Fetcher, state: SourceState) -> _Fetched:
+    """The first page (conditionally, for single-page feeds), then every page ``next`` leads to."""
+    if source.is_local:
+        return _read_local(source)
+    try:
+        first = fetcher.get(source.url, allow_private=source.allow_private, etag=state.etag, last_modified=state.last_modified)
+    except fetch.HTTPStatusError as exc:
+        raise HarvestFailure(exc.error_class, str(exc), exc.retry_after, exc.status) from exc
+    except fetch.FetchError as exc:
+        raise HarvestFailure(exc.error_class, str(exc)) from exc
+    if first.not_modified:
+        return _Fetched([], 304, first.etag, first.last_modified, not_modified=True)
+    return _Fetched([(first.url, first.body, first.headers.get("Content-Type", ""))], first.status, first.etag, first.last_modified)
+
+
+def _read_local(source: Source) -> _Fetched:
+    try:
+        body = Path(source.url).read_bytes()
+    except OSError as exc:
+        raise HarvestFailure("not-found", f"{source.url}: cannot read the file ({exc.strerror})") from exc
+    return _Fetched([(source.url, body, "")], None)
+
+
+def _get_page(source: Source, fetcher: fetch.Fetcher, url: str) -> tuple[str, bytes, str]:
+    if source.is_local:
+        return url, Path(url).read_bytes(), ""
+    response = fetcher.get(url, allow_private=source.allow_private)
+    return response.url, response.body, response.headers.get("Content-Type", "")
+
+
+# --- parse and validate ----------------------------------------------------------------------
+
+def _batch(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher, today: date) -> HarvestBatch:
+    """Read every page, validate every record and sort them into accepted and rejected."""
+    pages = _parse_pages(source, fetched, fetcher)
+    first = pages[0]
+    publisher = first.publisher or _publisher_of(source)
+    publisher_id = publisher.get("id")
+    if not isinstance(publisher_id, str) or not publisher_id:
+        raise HarvestFailure("invalid", f"{source.url}: the feed names no publisher id, so its records cannot be told apart "
+                                        "from other publishers' (add publisher.id)")
+    document = {"publisher": publisher, "default_language": first.default_language or "de",
+                "timezone": first.timezone or "Europe/Berlin"}
+    for list_name in RECORD_LISTS:
+        document[list_name] = [record for page in pages for record in getattr(page, list_name)]
+    context = validate.context_for(document, today=today)
+    batch = HarvestBatch(fetched.pages[0][0], publisher_id, document["timezone"],
+                         posts=[post for page in pages for post in page.posts])
+    for finding in validate.check_records(document, context):
+        _sort(finding, publisher_id, batch)
+    batch.rejections += [Rejection("", None, [p.as_json(source.url)]) for page in pages for p in page.problems if p.is_error]
+    return batch
+
+
+def _sort(finding: validate.RecordFinding, publisher_id: str, batch: HarvestBatch) -> None:
+    record, kind = finding.record, RECORD_LISTS[finding.list_name]
+    local_id = record.get("id") if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+    if not finding.is_valid:
+        problems = [p.under(finding.pointer).as_json(batch.feed_url) for p in finding.problems]
+        batch.rejections.append(Rejection(finding.pointer, local_id, problems))
+    elif record.get("deleted") is True:
+        batch.tombstones.append(original_global_id(record, publisher_id))
+    else:
+        batch.records.append(AcceptedRecord(kind, record, original_global_id(record, publisher_id)))
+
+
+def _parse_pages(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher) -> list[Parsed]:
+    """Parse the first page, discover a feed behind a homepage, and follow ``next`` links."""
+    url, body, content_type = fetched.pages[0]
+    page = _parse_one(source, url, body, content_type)
+    if page.record_count == 0 and page.alternates:
+        url, body, content_type = _follow(source, fetcher, page.alternates[0], fetched)
+        page = _parse_one(source, url, body, content_type)
+    pages, seen = [page], {url}
+    while page.next_url and page.next_url not in seen and len(pages) < MAX_PAGES:
+        seen.add(page.next_url)
+        url, body, content_type = _follow(source, fetcher, page.next_url, fetched)
+        page = _parse_one(source, url, body, content_type)
+        pages.append(page)
+    if len(fetched.pages) > 1:
+        fetched.etag = fetched.last_modified = None  # a later page may change while the first stays the same
+    return pages
+
+
+def _follow(source: Source, fetcher: fetch.Fetcher, url: str, fetched: _Fetched) -> tuple[str, bytes, str]:
+    try:
+        page = _get_page(source, fetcher, url)
+    except fetch.HTTPStatusError as exc:
+        raise HarvestFailure(exc.error_class, f"{url}: {exc}", exc.retry_after, exc.status) from exc
+    except fetch.FetchError as exc:
+        raise HarvestFailure(exc.error_class, str(exc)) from exc
+    except OSError as exc:
+        raise HarvestFailure("not-found", f"{url}: cannot read the file ({exc.strerror})") from exc
+    fetched.pages.append(page)
+    return page
+
+
+def _parse_one(source: Source, url: str, body: bytes, content_type: str) -> Parsed:
+    try:
+        fmt = source.format or parse.detect(body, content_type, url)
+        return parse.parse(body, fmt, url=url, publisher=_publisher_of(source))
+    except parse.ParseError as exc:
+        raise HarvestFailure("parse", f"{url}: {exc}") from exc
+
+
+def _publisher_of(source: Source) -> dict:
+    """The publisher of a feed that names none (iCal, RSS, HTML, CSV), made from its registry entry.
+    Its id is the feed's URL: unique across regions, and it stays while the feed does."""
+    publisher_id = source.url if not source.is_local else f"local.{source.id.replace('_', '-').replace('.', '-')}"
+    town = {"name": source.town, **({"ags": source.ags} if source.ags else {})}
+    return {"id": publisher_id, "name": {"de": source.name}, "kind": source.kind, "town": town, "license": "dl-de/by-2-0"}

@@ -1,0 +1,436 @@
+"""The directory's storage: every SQL statement of the aggregator lives here.
+
+SQLite by default (one file, WAL, so readers see the old set or the new one while a source is
+written in one transaction). Migrations are numbered SQL files under migrations/sqlite/.
+"""
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from dataclasses import dataclass, field, fields
+from importlib.resources import files
+from pathlib import Path
+
+import wegweiser_schema
+from aggregator import merge
+from aggregator.health import SourceState
+from feeds.ical import event_uid
+
+SHRINK_RATIO = 0.5          # a harvest with fewer than half the records of the last one is suspicious
+SHRINK_MINIMUM = 4          # small feeds may halve by themselves
+SHRINK_CONFIRMATIONS = 3    # harvests in a row with the smaller set before its withdrawals go through
+
+
+@dataclass(frozen=True)
+class AcceptedRecord:
+    """A valid record as a source published it, with the ids it is known by."""
+
+    kind: str
+    record: dict
+    global_id: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record left out of the directory, with where it was and why."""
+
+    position: str
+    local_id: str | None
+    problems: list[dict]
+
+
+@dataclass
+class HarvestBatch:
+    """Everything one good harvest of a source brings, to be stored in one transaction."""
+
+    feed_url: str
+    publisher_id: str
+    default_timezone: str
+    records: list[AcceptedRecord] = field(default_factory=list)
+    tombstones: list[str] = field(default_factory=list)        # global ids withdrawn by the publisher
+    rejections: list[Rejection] = field(default_factory=list)
+    posts: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class HarvestCounts:
+    """What a harvest changed, for the summary table and the health page."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    rejected: int = 0
+    held: int = 0            # withdrawals held back by the shrink guard
+
+
+def _rows(cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+class Store:
+    """The directory in one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self.migrate()
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        """A store from a database URL: ``sqlite:///path/to/file.sqlite`` or a plain path."""
+        if url.startswith("sqlite:///"):
+            return cls(url.removeprefix("sqlite:///"))
+        if "://" in url:
+            raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path/to/directory.sqlite")
+        return cls(url)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- schema ---------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Apply every migration not applied yet, each in its own transaction."""
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+            done = {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
+            for script in sorted(files("aggregator").joinpath("migrations", "sqlite").iterdir(), key=lambda p: p.name):
+                version = int(script.name.split("_", 1)[0])
+                if version in done:
+                    continue
+                with self._transaction():
+                    for statement in _statements(script.read_text(encoding="utf-8")):
+                        self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- sources and their health ----------------------------------------------------
+
+    def register_sources(self, sources) -> None:
+        """Insert or update the registry's sources, keeping their harvest state."""
+        with self._transaction():
+            for s in sources:
+                self._db.execute(
+                    "INSERT INTO sources (id, name, url, kind, town, ags) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET name = excluded.name, url = excluded.url, kind = excluded.kind, "
+                    "town = excluded.town, ags = excluded.ags",
+                    (s.id, s.name, s.url, s.kind, s.town, s.ags))
+
+    def source_state(self, source_id: str) -> SourceState:
+        """The harvest state recorded on a source."""
+        row = _rows(self._db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)))
+        if not row:
+            raise KeyError(f"no source {source_id!r} in the store")
+        known = {f.name for f in fields(SourceState)}
+        return SourceState(**{k: v for k, v in row[0].items() if k in known})
+
+    def sources(self) -> list[dict]:
+        """Every source with its health, for the health page."""
+        return _rows(self._db.execute("SELECT * FROM sources ORDER BY id"))
+
+    def save_state(self, state: SourceState, log_message: str = "", counts: HarvestCounts | None = None) -> None:
+        """Record a source's harvest state (after a failure or an unchanged fetch) and log it."""
+        with self._transaction():
+            self._write_state(state)
+            self._log(state, state.last_attempt, log_message, counts)
+
+    def _write_state(self, state: SourceState) -> None:
+        values = {f.name: getattr(state, f.name) for f in fields(SourceState) if f.name != "id"}
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        self._db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", (*values.values(), state.id))
+
+    def _log(self, state: SourceState, at: str, message: str, counts: HarvestCounts | None) -> None:
+        c = counts or HarvestCounts()
+        self._db.execute(
+            "INSERT INTO harvest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (state.id, at, state.status, state.http_status, c.new, c.updated, c.withdrawn,
+             c.rejected, state.failure_class, message or state.last_error))
+
+    def harvest_log(self, source_id: str, limit: int = 50) -> list[dict]:
+        return _rows(self._db.execute("SELECT * FROM harvest_log WHERE source_id = ? ORDER BY rowid DESC LIMIT ?",
+                                      (source_id, limit)))
+
+    def rejections(self, source_id: str) -> list[dict]:
+        """The records of a source left out at its last good harvest, with the reasons."""
+        rows = _rows(self._db.execute("SELECT * FROM rejections WHERE source_id = ? ORDER BY rowid", (source_id,)))
+        return [row | {"problems": json.loads(row["problems"])} for row in rows]
+
+    def posts(self, source_id: str) -> list[dict]:
+        return _rows(self._db.execute("SELECT * FROM posts WHERE source_id = ? ORDER BY published DESC", (source_id,)))
+
+    # --- a good harvest ----------------------------------------------------------------
+
+    def apply_harvest(self, state: SourceState, batch: HarvestBatch, town: str, provider_kind: str, now: str) -> HarvestCounts:
+        """Store one good harvest of a source in one transaction: records in, missing ones out
+        (unless the feed shrank suddenly), entries merged, rejections and health replaced."""
+        counts = HarvestCounts(rejected=len(batch.rejections))
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO publishers VALUES (?, ?)", (batch.publisher_id, state.id))
+            current = {row["global_id"]: row for row in _rows(self._db.execute(
+                "SELECT key, global_id, entry_id, content_hash, withdrawn_at FROM records WHERE source_id = ?", (state.id,)))}
+            dirty: set[str] = set()
+            seen: set[str] = set()
+            for accepted in batch.records:
+                seen.add(accepted.global_id)
+                dirty |= self._upsert_record(state.id, accepted, current.get(accepted.global_id), batch, town, now, counts)
+            active_before = [g for g, row in current.items() if row["withdrawn_at"] is None]
+            missing = [g for g in active_before if g not in seen]
+            withdraw = self._guard_shrink(state, missing, len(active_before), len(seen), counts, now)
+            withdraw += [g for g in batch.tombstones if g in current and current[g]["withdrawn_at"] is None and g not in withdraw]
+            for gid in withdraw:
+                self._db.execute("UPDATE records SET withdrawn_at = ? WHERE key = ?", (now, current[gid]["key"]))
+                dirty.add(current[gid]["entry_id"])
+            counts.withdrawn = len(withdraw)
+            for entry_id in sorted(dirty):
+                self._refresh_entry(entry_id, batch.default_timezone, town, provider_kind, now)
+            self._replace_rejections(state.id, batch.rejections, now)
+            self._replace_posts(state.id, batch.posts)
+            state.accepted, state.rejected, state.withdrawn = len(batch.records), counts.rejected, counts.withdrawn
+            self._write_state(state)
+            self._log(state, now, state.notice or "", counts)
+        return counts
+
+    def _upsert_record(self, source_id: str, accepted: AcceptedRecord, existing: dict | None,
+                       batch: HarvestBatch, town: str, now: str, counts: HarvestCounts) -> set[str]:
+        """Insert or update one record; returns the entries whose content changed."""
+        digest = merge.content_hash(accepted.record)
+        data = json.dumps(accepted.record, ensure_ascii=False)
+        if existing and existing["withdrawn_at"] is None:
+            if existing["content_hash"] == digest:
+                counts.unchanged += 1
+                self._db.execute("UPDATE records SET fetched_at = ? WHERE key = ?", (now, existing["key"]))
+                return set()
+            counts.updated += 1
+            self._db.execute("UPDATE records SET data = ?, content_hash = ?, record_updated = ?, feed_url = ?, fetched_at = ? WHERE key = ?",
+                             (data, digest, accepted.record.get("updated"), batch.feed_url, now, existing["key"]))
+            return {existing["entry_id"]}
+        counts.new += 1
+        entry_id = existing["entry_id"] if existing else self._entry_for(source_id, accepted, batch, town, now)
+        key = f"{source_id} {accepted.global_id}"
+        self._db.execute(
+            "INSERT INTO records (key, source_id, global_id, publisher_id, kind, entry_id, data, content_hash, record_updated, "
+            "feed_url, first_seen, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, "
+            "content_hash = excluded.content_hash, record_updated = excluded.record_updated, feed_url = excluded.feed_url, "
+            "fetched_at = excluded.fetched_at, withdrawn_at = NULL",
+            (key, source_id, accepted.global_id, accepted.global_id.rsplit("/", 1)[0], accepted.kind, entry_id, data, digest,
+             accepted.record.get("updated"), batch.feed_url, now, now))
+        return {entry_id}
+
+    def _entry_for(self, source_id: str, accepted: AcceptedRecord, batch: HarvestBatch, town: str, now: str) -> str:
+        """The entry a new record joins: the same global id from another source, the same event
+        announced by another publisher, or a new entry."""
+        row = self._db.execute("SELECT entry_id FROM records WHERE global_id = ? AND kind = ? AND withdrawn_at IS NULL LIMIT 1",
+                               (accepted.global_id, accepted.kind)).fetchone()
+        if row:
+            return row[0]
+        if accepted.kind == "event":
+            found = self._same_event(source_id, accepted.record, batch.default_timezone, town)
+            if found:
+                return found
+        entry_id = merge.entry_id_for(accepted.kind, accepted.global_id)
+        publisher_id, local_id = accepted.global_id.rsplit("/", 1)
+        self._db.execute("INSERT OR IGNORE INTO entries (entry_id, kind, uid, created, updated) VALUES (?, ?, ?, ?, ?)",
+                         (entry_id, accepted.kind, event_uid(publisher_id, local_id), now, now))
+        return entry_id
+
+    def _same_event(self, source_id: str, event: dict, default_timezone: str, town: str) -> str | None:
+        keys = merge.event_merge_keys(event, default_timezone, town)
+        if not keys:
+            return None
+        marks = ",".join("?" * len(keys))
+        candidates = self._db.execute(
+            f"SELECT DISTINCT m.entry_id, e.data FROM merge_keys m JOIN entries e ON e.entry_id = m.entry_id "
+            f"WHERE m.key IN ({marks}) AND e.withdrawn_at IS NULL ORDER BY e.created, m.entry_id", keys).fetchall()
+        for entry_id, data in candidates:
+            own = self._db.execute("SELECT 1 FROM records WHERE entry_id = ? AND source_id = ? AND withdrawn_at IS NULL",
+                                   (entry_id, source_id)).fetchone()
+            if not own and merge.same_place(event, json.loads(data)):
+                return entry_id
+        return None
+
+    def _guard_shrink(self, state: SourceState, missing: list[str], before: int, now_count: int,
+                      counts: HarvestCounts, now: str) -> list[str]:
+        """The withdrawals to carry out: all, unless the feed shrank by more than half at once,
+        in which case they wait until the smaller feed has been seen SHRINK_CONFIRMATIONS times."""
+        suspicious = missing and before >= SHRINK_MINIMUM and now_count < before * SHRINK_RATIO
+        if not suspicious:
+            state.shrink_held_since, state.shrink_confirmations = None, 0
+            state.notice = None
+            return missing
+        state.shrink_confirmations += 1
+        state.shrink_held_since = state.shrink_held_since or now
+        if state.shrink_confirmations >= SHRINK_CONFIRMATIONS:
+            state.notice = f"the feed shrank from {before} to {now_count} records; after {SHRINK_CONFIRMATIONS} harvests alike the missing records were withdrawn"
+            state.shrink_held_since, state.shrink_confirmations = None, 0
+            return missing
+        counts.held = len(missing)
+        state.notice = (f"the feed suddenly shrank from {before} to {now_count} records: {len(missing)} withdrawals are held "
+                        f"(harvest {state.shrink_confirmations} of {SHRINK_CONFIRMATIONS} before they go through); "
+                        "ask the publisher whether records were removed on purpose")
+        return []
+
+    def _refresh_entry(self, entry_id: str, default_timezone: str, town: str, provider_kind: str, now: str) -> None:
+        """Recompute an entry from its active records: content, provenance, facets, search text."""
+        records = _rows(self._db.execute(
+            "SELECT r.key, r.global_id, r.data, r.feed_url, r.fetched_at, r.source_id, "
+            "coalesce(p.source_id = r.source_id, 0) AS original FROM records r "
+            "LEFT JOIN publishers p ON p.publisher_id = r.publisher_id WHERE r.entry_id = ? AND r.withdrawn_at IS NULL ORDER BY original DESC, r.first_seen, r.key", (entry_id,)))
+        entry = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))[0]
+        self._clear_index(entry_id)
+        if not records:
+            self._db.execute("UPDATE entries SET withdrawn_at = ?, updated = ?, sequence = sequence + 1 WHERE entry_id = ?",
+                             (now, now, entry_id))
+            return
+        canonical = json.loads(records[0]["data"])
+        content = canonical | {"provenance": _provenance(records)}
+        digest = merge.content_hash(content)
+        changed = digest != entry["content_hash"] or entry["withdrawn_at"] is not None
+        kind = entry["kind"]
+        place = merge.event_town(canonical, town) if kind == "event" else _record_town(canonical, town)
+        self._db.execute(
+            "UPDATE entries SET canonical = ?, data = ?, content_hash = ?, withdrawn_at = NULL, title = ?, town = ?, starts = ?, "
+            "sequence = sequence + ?, updated = CASE WHEN ? THEN ? ELSE updated END WHERE entry_id = ?",
+            (records[0]["key"], json.dumps(content, ensure_ascii=False), digest, _title(canonical), place,
+             merge.start_instant(canonical, default_timezone) if kind == "event" else None,
+             int(changed and entry["content_hash"] is not None), changed, now, entry_id))
+        self._index(entry_id, kind, [json.loads(r["data"]) for r in records], canonical, default_timezone, place, provider_kind)
+
+    def _clear_index(self, entry_id: str) -> None:
+        for table in ("merge_keys", "facets", "search_words", "search_trigrams"):
+            self._db.execute(f"DELETE FROM {table} WHERE entry_id = ?", (entry_id,))
+
+    def _index(self, entry_id: str, kind: str, records: list[dict], canonical: dict, default_timezone: str,
+               town: str, provider_kind: str) -> None:
+        labels = _vocabulary_labels()
+        text = " ".join(merge.search_text(r, labels) for r in records)
+        self._db.execute("INSERT INTO search_words (entry_id, text) VALUES (?, ?)", (entry_id, text))
+        self._db.execute("INSERT INTO search_trigrams (entry_id, text) VALUES (?, ?)", (entry_id, text))
+        self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
+                             [(entry_id, f, v) for f, v in merge.facets(kind, canonical, town, provider_kind)])
+        if kind == "event":
+            keys = {k for r in records for k in merge.event_merge_keys(r, default_timezone, town)}
+            self._db.executemany("INSERT OR IGNORE INTO merge_keys VALUES (?, ?)", [(k, entry_id) for k in keys])
+
+    def _replace_rejections(self, source_id: str, rejections: list[Rejection], now: str) -> None:
+        self._db.execute("DELETE FROM rejections WHERE source_id = ?", (source_id,))
+        self._db.executemany("INSERT INTO rejections VALUES (?, ?, ?, ?, ?)",
+                             [(source_id, r.position, r.local_id, json.dumps(r.problems, ensure_ascii=False), now) for r in rejections])
+
+    def _replace_posts(self, source_id: str, posts: list[dict]) -> None:
+        self._db.execute("DELETE FROM posts WHERE source_id = ?", (source_id,))
+        self._db.executemany("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)",
+                             [(source_id, p["id"], p["title"], p.get("url"), p.get("published"), p.get("summary")) for p in posts])
+
+    # --- reading the directory ---------------------------------------------------------
+
+    def entries(self, kind: str | None = None, *, include_withdrawn: bool = False) -> list[dict]:
+        """Directory entries with their content and sources."""
+        clauses, args = [], []
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
+        if not include_withdrawn:
+            clauses.append("withdrawn_at IS NULL")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = _rows(self._db.execute(f"SELECT * FROM entries {where} ORDER BY kind, title, entry_id", args))
+        return [_decoded(row) for row in rows]
+
+    def entry(self, entry_id: str) -> dict | None:
+        rows = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))
+        return _decoded(rows[0]) if rows else None
+
+    def entry_sources(self, entry_id: str) -> list[dict]:
+        """The sources an entry came from, with when and from which URL."""
+        return _rows(self._db.execute(
+            "SELECT source_id, global_id, feed_url, fetched_at, first_seen FROM records "
+            "WHERE entry_id = ? AND withdrawn_at IS NULL ORDER BY first_seen, key", (entry_id,)))
+
+    def records_of(self, source_id: str, *, include_withdrawn: bool = False) -> list[dict]:
+        where = "" if include_withdrawn else "AND withdrawn_at IS NULL"
+        rows = _rows(self._db.execute(f"SELECT * FROM records WHERE source_id = ? {where} ORDER BY key", (source_id,)))
+        return [row | {"data": json.loads(row["data"])} for row in rows]
+
+    def search(self, query: str, kind: str | None = None, limit: int = 50) -> list[str]:
+        """Entry ids matching every word of the query, folded; words of three letters or more also
+        match inside longer words (German compounds), ranked by whole-word relevance."""
+        words = merge.fold(query).split()
+        if not words:
+            return []
+        clauses, args = [], []
+        for word in words:
+            phrase = '"' + word.replace('"', '""') + '"'
+            table = "search_trigrams" if len(word) >= 3 else "search_words"
+            clauses.append(f"e.entry_id IN (SELECT entry_id FROM {table} WHERE {table} MATCH ?)")
+            args.append(phrase if len(word) >= 3 else phrase + "*")
+        if kind:
+            clauses.append("e.kind = ?")
+            args.append(kind)
+        rank_terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        sql = (f"SELECT e.entry_id FROM entries e LEFT JOIN (SELECT entry_id, bm25(search_words) AS score FROM search_words "
+               f"WHERE search_words MATCH ?) r ON r.entry_id = e.entry_id WHERE e.withdrawn_at IS NULL AND "
+               f"{' AND '.join(clauses)} ORDER BY coalesce(r.score, 0), e.title LIMIT ?")
+        return [row[0] for row in self._db.execute(sql, [rank_terms, *args, limit])]
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (no semicolons inside our statements' strings)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _provenance(records: list[dict]) -> list[dict]:
+    """Where an entry's content came from: each record's own provenance, or its source."""
+    found: list[dict] = []
+    for r in records:
+        data = json.loads(r["data"])
+        publisher, local = r["global_id"].rsplit("/", 1)
+        items = data.get("provenance") or [{"publisher": publisher, "id": local, "feed_url": r["feed_url"], "fetched": r["fetched_at"]}]
+        found += [item for item in items if item not in found]
+    return found
+
+
+def _title(record: dict) -> str:
+    text = record.get("title") or record.get("name") or {}
+    return text.get("de") or next(iter(text.values()), "") if isinstance(text, dict) else ""
+
+
+def _record_town(record: dict, town: str) -> str:
+    for location in record.get("locations") or []:
+        city = ((location or {}).get("address") or {}).get("city")
+        if city:
+            return city
+    return ((record.get("address") or {}).get("city")) or town
+
+
+def _decoded(row: dict) -> dict:
+    return row | {"data": json.loads(row["data"]) if row.get("data") else None}
+
+
+@cache
+def _vocabulary_labels() -> dict[str, list[str]]:
+    """Every category and target group id with its labels in all languages, for search."""
+    labels: dict[str, list[str]] = {}
+    for name in ("categories", "target-groups"):
+        for term in wegweiser_schema.vocabulary(name)["terms"]:
+            labels.setdefault(term["id"], []).extend(term["label"].values())
+    return labels
