@@ -1,124 +1,492 @@
-"""Fetch a feed from an untrusted server: http(s) only, every redirect hop checked, private
-addresses refused unless allowed, time limits, and a cap on the decoded body enforced while
-streaming, so that gzip bombs and endless bodies stop early."""
+"""Fetch a feed from an untrusted server: http(s) only, every address checked after DNS resolution
+on every redirect hop, a deadline for the whole request, a cap on the decoded body enforced while
+streaming (gzip bombs and endless bodies stop early), conditional GET, and never more than a few
+requests to one host at the same moment."""
+import email.utils
 import ipaddress
 import socket
+import ssl
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NameResolutionError, NewConnectionError,
+                                ProtocolError, ReadTimeoutError, SSLError)
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.ssl_ import create_urllib3_context
 
-USER_AGENT = "Wegweiser/0.1 (feed validator and aggregator)"
+from wegweiser import __version__
+
+USER_AGENT = f"Wegweiser/{__version__}"
 MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
 CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 20.0
 CHUNK = 64 * 1024
-# Besides private ranges: CGNAT (100.64/10) is not flagged private by ipaddress, and
-# 169.254.169.254 (cloud metadata) sits in the link-local range.
-_EXTRA_BLOCKED = (ipaddress.ip_network("100.64.0.0/10"),)
+HOST_POOLS = 64
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECTS = (301, 302, 303, 307, 308)
+# Only what urllib3 decodes with a bounded output per read; anything else would arrive undecoded.
+ACCEPT_ENCODING = "gzip, deflate"
+# An IPv6 address that carries an IPv4 address reaches that IPv4 host (DNS64 resolvers hand these out).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class FetchError(Exception):
-    """A feed could not be fetched; the message says why in words for the publisher."""
+    """The feed could not be fetched; the message names the URL and says why, for the publisher."""
+
+    error_class = "network"
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class BlockedAddress(FetchError):
-    """The URL resolves to a loopback, private, link-local, CGNAT or metadata address."""
+    """The URL is not http(s), or leads to a loopback, private, link-local, CGNAT or metadata address."""
+
+    error_class = "blocked"
 
 
 class TooLarge(FetchError):
     """The decoded body passed the size cap."""
 
+    error_class = "too-large"
+
 
 class TooManyRedirects(FetchError):
-    """More than the allowed number of redirects, or a redirect loop."""
+    """The redirects went on for more hops than allowed, or in a circle."""
+
+    error_class = "redirects"
 
 
 class FetchTimeout(FetchError):
-    """The server did not connect or answer in time."""
+    """The server did not accept the connection, or did not send the whole answer, in time."""
+
+    error_class = "timeout"
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status other than 200 or 304."""
+
+    def __init__(self, url: str, status: int, retry_after: float | None = None):
+        super().__init__(url, _explain_status(status, retry_after))
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def error_class(self) -> str:
+        """not-found, rate-limited, client-error or server-error: what the harvester backs off by."""
+        if self.status in (404, 410):
+            return "not-found"
+        if self.status == 429 or (self.status == 503 and self.retry_after is not None):
+            return "rate-limited"
+        return "client-error" if 400 <= self.status < 500 else "server-error"
 
 
 @dataclass(frozen=True)
 class Response:
-    """A fetched body with the URL it finally came from."""
+    """A feed as fetched, or the news that it is unchanged since the ETag or date sent."""
 
-    url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
+    url: str                  # final URL, after redirects
+    status: int               # 200, or 304 when unchanged (also for a 200 carrying the ETag sent)
+    headers: dict[str, str]   # names in lower case
+    body: bytes               # b"" when unchanged
+    etag: str | None          # the server's, or the one sent when a 304 did not repeat it
+    last_modified: str | None
+    elapsed: float            # seconds
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the feed has not changed since the last fetch."""
+        return self.status == 304
 
 
 def is_blocked(address: str) -> bool:
-    """True for addresses a public fetcher must never reach."""
+    """True for addresses a fetch for a public source must never reach."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (not ip.is_global) or any(ip in net for net in _EXTRA_BLOCKED)
+    if ip.version == 6:
+        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else ip.ipv4_mapped or ip.sixtofour
+        if embedded:
+            return is_blocked(str(embedded))
+        if ip.is_site_local:
+            return True
+    # is_global is False for loopback, RFC 1918, link-local (169.254.169.254 included), CGNAT,
+    # unspecified and the special-purpose ranges, but True for some multicast and reserved ones.
+    return not ip.is_global or ip.is_multicast or ip.is_reserved
 
 
-def _check_target(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(f"only http and https addresses can be fetched, not {parts.scheme or 'a path'}: {url}")
-    if not parts.hostname:
-        raise FetchError(f"the address has no host name: {url}")
-    if allow_private:
-        return
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError(f"the host name {parts.hostname} does not resolve ({exc.strerror})") from exc
-    for *_, sockaddr in infos:
-        if is_blocked(sockaddr[0]):
-            raise BlockedAddress(f"{parts.hostname} resolves to the non-public address {sockaddr[0]}, which is not fetched")
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES,
-          headers: dict[str, str] | None = None, pool: urllib3.PoolManager | None = None) -> Response:
-    """GET ``url`` following at most MAX_REDIRECTS redirects, each hop checked before connecting."""
-    pool = pool or urllib3.PoolManager()
-    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=TOTAL_TIMEOUT, total=TOTAL_TIMEOUT)
-    seen = []
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_target(url, allow_private)
-        seen.append(url)
+class _Deadline(threading.local):
+    """When the request this thread is making must be over (monotonic clock); None between requests."""
+
+    at: float | None = None
+
+    def left(self, limit: float | None) -> float | None:
+        """The shorter of ``limit`` and the time left; raises TimeoutError once the deadline has passed."""
+        if self.at is None:
+            return limit
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline of the request has passed")
+        return left if limit is None else min(limit, left)
+
+
+_DEADLINE = _Deadline()
+
+
+class _DeadlineReads:
+    """Socket reads that never wait past the request's deadline: a server dripping one byte a
+    second resets a per-read timeout forever, in the headers as much as in the body."""
+
+    def recv_into(self, *args, **kwargs) -> int:
+        timeout = self.gettimeout()
+        self.settimeout(_DEADLINE.left(timeout))
         try:
-            raw = pool.request("GET", url, headers={"User-Agent": USER_AGENT, **(headers or {})},
-                               redirect=False, preload_content=False, timeout=timeout, retries=False)
-        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
-            raise FetchTimeout(f"{url}: the server did not answer in time or broke the connection ({type(exc).__name__})") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise FetchError(f"{url}: cannot connect ({exc})") from exc
-        location = raw.headers.get("Location")
-        if raw.status in (301, 302, 303, 307, 308) and location:
-            raw.release_conn()
-            url = urljoin(url, location)
-            if url in seen:
-                raise TooManyRedirects(f"redirect loop: {url} was already visited")
-            continue
-        return Response(url, raw.status, dict(raw.headers), _read_capped(raw, max_bytes, url))
-    raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects starting at {seen[0]}")
+            return super().recv_into(*args, **kwargs)
+        finally:
+            self.settimeout(timeout)
 
 
-def _read_capped(raw, max_bytes: int, url: str) -> bytes:
-    """Read the decoded body as it arrives, stopping as soon as it passes the size cap or the
-    deadline: a read timeout alone never fires for a server that drips a byte a second."""
-    chunks, size = [], 0
-    deadline = time.monotonic() + TOTAL_TIMEOUT
-    try:
-        while chunk := raw.read1(CHUNK, decode_content=True):
-            if time.monotonic() > deadline:
-                raise FetchTimeout(f"{url}: the body did not arrive within {TOTAL_TIMEOUT:.0f} seconds")
-            size += len(chunk)
-            if size > max_bytes:
-                raise TooLarge(f"{url}: the body is larger than {max_bytes // (1024 * 1024)} MB (after decompression); split the feed into pages")
-            chunks.append(chunk)
-    except urllib3.exceptions.TimeoutError as exc:
-        raise FetchTimeout(f"{url}: the body did not arrive within {TOTAL_TIMEOUT:.0f} seconds") from exc
-    except urllib3.exceptions.DecodeError as exc:
-        raise FetchError(f"{url}: the compressed body is corrupt ({exc})") from exc
-    finally:
+class _DeadlineSocket(_DeadlineReads, socket.socket):
+    """A TCP socket that keeps the request's deadline."""
+
+
+class _DeadlineSSLSocket(_DeadlineReads, ssl.SSLSocket):
+    """A TLS socket that keeps the request's deadline (the handshake is bounded as a whole by the
+    socket's timeout, which the connection sets to what is left of the connect time)."""
+
+
+class _NonPublicHost(Exception):
+    """Raised inside a connection: every address the host resolves to is blocked."""
+
+    def __init__(self, host: str, addresses: list[str]):
+        super().__init__(host, addresses)
+        self.host = host
+        self.addresses = addresses
+
+
+class _CheckedConnect:
+    """Resolve the host, drop the addresses that are not allowed, connect to one that is. Done
+    here, inside the connection, every redirect hop is checked and a name re-pointed between a
+    check and the connect cannot slip through; the host name stays for SNI, certificate and Host."""
+
+    def __init__(self, *args, allow_private: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allow_private = allow_private
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            found = socket.getaddrinfo(self.host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        allowed = [info for info in found if self.allow_private or not is_blocked(info[4][0])]
+        if not allowed:
+            raise _NonPublicHost(self.host, sorted({info[4][0] for info in found}))
+        return self._connect_first(allowed)
+
+    def _connect_first(self, candidates: list) -> socket.socket:
+        """A socket connected to the first candidate address that accepts in time."""
+        failure: OSError | None = None
+        for family, kind, proto, _, address in candidates:
+            sock = _DeadlineSocket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(_DEADLINE.left(self.timeout))
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                failure = exc
+        if isinstance(failure, TimeoutError):
+            raise ConnectTimeoutError(self, f"connection to {self.host} timed out")
+        raise NewConnectionError(self, f"failed to connect: {failure}")
+
+
+class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
+    """A plain connection that connects only to allowed addresses."""
+
+
+class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
+    """A TLS connection that connects only to allowed addresses."""
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedPoolManager(urllib3.PoolManager):
+    """Connection pools whose connections check every address they connect to."""
+
+    def __init__(self, *, allow_private: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.allow_private = allow_private
+        self.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+    def _new_pool(self, scheme, host, port, request_context=None):
+        context = dict(request_context or self.connection_pool_kw, allow_private=self.allow_private)
+        return super()._new_pool(scheme, host, port, context)
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificate-checking TLS (the system's CAs) whose sockets keep the request's deadline."""
+    context = create_urllib3_context()
+    context.load_default_certs()
+    context.sslsocket_class = _DeadlineSSLSocket
+    return context
+
+
+class Fetcher:
+    """Fetches feeds for many threads at once over shared connection pools, never more than
+    ``per_host`` requests to one host at the same moment."""
+
+    def __init__(self, *, user_agent: str = USER_AGENT, contact: str | None = None, max_bytes: int = MAX_BYTES,
+                 connect_timeout: float = CONNECT_TIMEOUT, total_timeout: float = TOTAL_TIMEOUT,
+                 max_redirects: int = MAX_REDIRECTS, per_host: int = 1):
+        self.user_agent = f"{user_agent} (+{contact})" if contact else user_agent
+        self.max_bytes = max_bytes
+        self.connect_timeout = connect_timeout
+        self.total_timeout = total_timeout
+        self.max_redirects = max_redirects
+        self.per_host = per_host
+        tls = _tls_context()
+        # Two sets of pools, so that a connection opened for a source allowed on a private
+        # network is never reused for one that is not.
+        self._managers = {allowed: _CheckedPoolManager(allow_private=allowed, num_pools=HOST_POOLS, maxsize=per_host,
+                                                       block=False, ssl_context=tls)
+                          for allowed in (True, True)}
+        self._host_slots: dict[str, threading.Semaphore] = {}
+        self._host_slots_lock = threading.Lock()
+
+    def get(self, url: str, *, allow_private: bool = False, etag: str | None = None,
+            last_modified: str | None = None) -> Response:
+        """GET ``url``, following redirects; raises a FetchError that says what went wrong."""
+        headers = self._request_headers(etag, last_modified)
+        visited = [url]
+        deadline = None
+        try:
+            while True:
+                _require_http(url)
+                with self._host_slot(url, deadline):
+                    deadline = deadline or self._start_deadline()
+                    try:
+                        raw = self._send(self._managers[allow_private], url, headers, deadline)
+                        location = raw.headers.get("Location") if raw.status in REDIRECTS else None
+                        if not location:
+                            return self._answer(raw, url, etag, last_modified, deadline)
+                        _discard(raw)
+                    except urllib3.exceptions.HTTPError as exc:
+                        raise self._network_error(url, exc) from exc
+                url = self._next_hop(visited, urljoin(url, location))
+        finally:
+            _DEADLINE.at = None
+
+    def _request_headers(self, etag: str | None, last_modified: str | None) -> dict[str, str]:
+        """User-Agent, the encodings decoded under the cap, and the validators of a conditional GET."""
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return headers
+
+    @contextmanager
+    def _host_slot(self, url: str, deadline: float | None):
+        """Hold one of the host's ``per_host`` slots; a redirect hop waits for one only until the deadline."""
+        parts = urlsplit(url)
+        key = f"{parts.hostname}:{parts.port or DEFAULT_PORTS[parts.scheme.lower()]}"
+        with self._host_slots_lock:
+            slot = self._host_slots.setdefault(key, threading.Semaphore(self.per_host))
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not slot.acquire(timeout=wait):
+            raise FetchTimeout(url, f"other requests to {parts.hostname} took all of the {self.total_timeout:g} seconds")
+        try:
+            yield
+        finally:
+            slot.release()
+
+    def _start_deadline(self) -> float:
+        """Start the clock of the whole request; waiting for a host's turn does not count against it."""
+        _DEADLINE.at = time.monotonic() + self.total_timeout
+        return _DEADLINE.at
+
+    def _send(self, manager: urllib3.PoolManager, url: str, headers: dict[str, str], deadline: float):
+        """Send the request and read the answer's head, connecting only to allowed addresses."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise self._timed_out(url)
+        timeout = urllib3.Timeout(connect=min(self.connect_timeout, left), read=left)
+        try:
+            return manager.urlopen("GET", url, headers=headers, redirect=False, retries=False,
+                                   preload_content=False, timeout=timeout)
+        except _NonPublicHost as exc:
+            raise BlockedAddress(url, f"{exc.host} leads to {', '.join(exc.addresses)}, an address on a local or "
+                                 "private network; the aggregator fetches only from the public internet (a source "
+                                 "meant to be internal needs allow_private = true in the registry)") from None
+
+    def _answer(self, raw, url: str, etag: str | None, last_modified: str | None, deadline: float) -> Response:
+        """The Response for a final answer, or the HTTPStatusError it stands for."""
+        headers = {name.lower(): value for name, value in raw.headers.items()}
+        got_etag, got_last_modified = headers.get("etag"), headers.get("last-modified")
+        elapsed = time.monotonic() - (deadline - self.total_timeout)
+        conditional = bool(etag or last_modified)
+        if (raw.status == 304 and conditional) or (raw.status == 200 and _same_etag(got_etag, etag)):
+            _discard(raw)
+            return Response(url, 304, headers, b"", got_etag or etag, got_last_modified or last_modified, elapsed)
+        if raw.status != 200:
+            _discard(raw)
+            raise HTTPStatusError(url, raw.status, parse_retry_after(headers.get("retry-after")))
+        body = self._read_body(raw, url, deadline)
+        return Response(url, 200, headers, body, got_etag, got_last_modified,
+                        time.monotonic() - (deadline - self.total_timeout))
+
+    def _read_body(self, raw, url: str, deadline: float) -> bytes:
+        """The decoded body, read as it arrives and given up as soon as it passes the cap or the deadline."""
+        chunks, size = [], 0
+        try:
+            declared = raw.length_remaining
+            if declared and declared > self.max_bytes and not raw.headers.get("Content-Encoding"):
+                raise self._too_large(url, f"the server announces {_size(declared)}")
+            # read1 returns what has arrived (at most CHUNK decoded bytes), so neither a drip nor a
+            # bomb can keep a single read going past the checks below.
+            while chunk := raw.read1(CHUNK):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise self._too_large(url, f"more than {_size(self.max_bytes)} arrived")
+                if time.monotonic() > deadline:
+                    raise self._timed_out(url)
+                chunks.append(chunk)
+        except BaseException:
+            _discard(raw)
+            raise
         raw.release_conn()
-    return b"".join(chunks)
+        return b"".join(chunks)
+
+    def _next_hop(self, visited: list[str], target: str) -> str:
+        """The redirect's target, unless the redirects go in a circle or on for too long."""
+        if target in visited:
+            raise TooManyRedirects(visited[0], f"the redirects go round in a circle: {target} was already visited; "
+                                   "the publisher's web server needs its forwarding fixed")
+        if len(visited) > self.max_redirects:
+            raise TooManyRedirects(visited[0], f"the server redirects more than {self.max_redirects} times "
+                                   f"(last to {target}); register the address the redirects end at")
+        visited.append(target)
+        return target
+
+    def _too_large(self, url: str, what: str) -> TooLarge:
+        return TooLarge(url, f"{what} (after decompression); the aggregator reads at most {_size(self.max_bytes)} "
+                        "from one address: the publisher should split the feed into pages (next)")
+
+    def _timed_out(self, url: str) -> FetchTimeout:
+        return FetchTimeout(url, f"the server did not send the whole answer within {self.total_timeout:g} seconds; "
+                            "it is very slow or overloaded")
+
+    def _network_error(self, url: str, exc: urllib3.exceptions.HTTPError) -> FetchError:
+        """The FetchError, in words for the publisher, for what went wrong on the network."""
+        host = urlsplit(url).hostname
+        if isinstance(exc, NameResolutionError):
+            return FetchError(url, f"the server name {host} does not exist (is the address spelled right?)")
+        if isinstance(exc, NewConnectionError):
+            return FetchError(url, f"{host} refused the connection (is the web server running?)")
+        if isinstance(exc, ConnectTimeoutError):
+            return FetchTimeout(url, f"{host} did not accept a connection within {self.connect_timeout:g} seconds")
+        if isinstance(exc, ReadTimeoutError):
+            return self._timed_out(url)
+        if isinstance(exc, SSLError):
+            return FetchError(url, f"the secure connection failed ({exc.__context__ or exc}); the site's "
+                              "certificate may have expired or belong to another address")
+        if isinstance(exc, DecodeError):
+            return FetchError(url, "the server sent a compressed body that cannot be decompressed")
+        if isinstance(exc, ProtocolError):
+            return FetchError(url, "the connection broke off before the whole answer arrived")
+        return FetchError(url, f"the request failed ({exc})")
+
+
+def _require_http(url: str) -> None:
+    """Raise unless ``url`` is an http(s) address with a host (feedparser and others also read file: URLs)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in DEFAULT_PORTS:
+        raise BlockedAddress(url, f"only http and https addresses are fetched, not {parts.scheme or 'a local path'}")
+    try:
+        parts.port
+    except ValueError:
+        raise FetchError(url, "the port number in the address is not valid") from None
+    if not parts.hostname:
+        raise FetchError(url, "the address names no server")
+
+
+def _same_etag(received: str | None, sent: str | None) -> bool:
+    """Weak comparison, as for If-None-Match: W/"x" and "x" name the same version."""
+    return bool(received and sent) and received.removeprefix("W/") == sent.removeprefix("W/")
+
+
+def _discard(raw) -> None:
+    """Close an answer whose body is not read to the end: draining it could take the whole deadline."""
+    raw.close()
+    raw.release_conn()
+
+
+def _size(count: int) -> str:
+    """A byte count as people say it."""
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.0f} MB"
+    return f"{count / 1024:.0f} KB"
+
+
+def _explain_status(status: int, retry_after: float | None) -> str:
+    """What an HTTP status means for the feed, in words for the publisher."""
+    try:
+        answered = f"the server answered HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        answered = f"the server answered HTTP {status}"
+    wait = "" if retry_after is None else f"; it asks to wait {retry_after:.0f} seconds before trying again"
+    if status == 404:
+        return f"{answered}: the feed is not at this address (has it moved?)"
+    if status == 410:
+        return f"{answered}: the publisher has removed the feed from this address"
+    if status in (401, 403):
+        return f"{answered}: the feed is not public; it must be readable without a login"
+    if status == 429:
+        return f"{answered}: the server asks the aggregator to come less often{wait}"
+    if status >= 500:
+        return f"{answered}: the server has a problem of its own{wait}; if it lasts, the publisher's web host can fix it"
+    if status >= 400:
+        return f"{answered}: the server refused the request"
+    return f"{answered} instead of the feed"
+
+
+@cache
+def _shared_fetcher() -> Fetcher:
+    return Fetcher()
+
+
+def fetch(url: str, *, allow_private: bool = False) -> Response:
+    """GET ``url`` with the default limits, for a one-off fetch such as checking a feed by hand."""
+    return _shared_fetcher().get(url, allow_private=allow_private)

@@ -1,0 +1,337 @@
+"""RSS and Atom feeds as records: items that carry event dates become events, the others the latest posts.
+
+Event dates come from the RSS event module (``ev:startdate``, ``ev:enddate``, ``ev:location``), from xCal
+elements (``xcal:dtstart``, ``xcal:dtend``, ``xcal:location``), or from the feeds of two WordPress plugins
+that write an event's start into ``pubDate``: The Events Calendar (its guids read
+``?post_type=tribe_events&p=…``) and Events Manager (its own feed template: ``<docs>`` pointing at the RSS
+2.0 spec, no ``<generator>``, each guid equal to the item's link).
+
+The bytes pass ``check_xml`` before feedparser sees them, and feedparser gets them as a stream: handed a
+string it would open URLs and files itself. The helpers at the end are shared with the HTML parser.
+"""
+import html
+import io
+import re
+import time
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from datetime import timezone as utc
+from functools import cache
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
+
+import feedparser
+import nh3
+
+import wegweiser_schema
+from aggregator.parsed import Parsed
+from aggregator.xmlsafe import check_xml
+from feeds.checks import EARLIEST, FeedContext
+from feeds.ical_read import local_id
+from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
+from feeds.problems import Problem, warning
+from feeds.suggest import fold
+from feeds.validate import check_record
+
+XCAL_NAMESPACE = "urn:ietf:params:xml:ns:xcal"
+TRIBE_EVENT_GUID = re.compile(r"[?&]post_type=tribe_events(?:&|$)")
+RSS_SPEC_DOCS = frozenset({"http://blogs.law.harvard.edu/tech/rss", "https://blogs.law.harvard.edu/tech/rss"})
+WEB_ADDRESS = re.compile(r"^https?://[^\s]+$")
+BLOCK_ENDS = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|tr|blockquote)\s*>", re.IGNORECASE)
+DAY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+ENTITY_REFERENCE = re.compile(r"&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+# Harvests of an unchanged feed must give identical records, so items that never say when they changed get a
+# fixed time: the earliest the validator accepts (the iCal reader's 1970 would be rejected as implausible).
+FALLBACK_UPDATED = f"{EARLIEST.isoformat()}T00:00:00Z"
+
+
+def parse_rss(data: bytes, *, url: str, language: str = "de", timezone: str = "Europe/Berlin") -> Parsed:
+    """Read an RSS or Atom feed fetched from ``url``; times land as wall-clock times in ``timezone``.
+
+    Raises UnsafeXML for entity declarations and ValueError, with a one-line reason, when the bytes hold
+    no feed at all.
+    """
+    check_xml(data)
+    document = feedparser.parse(io.BytesIO(data))
+    if document.bozo and not document.entries:
+        raise ValueError(f"not a readable RSS or Atom feed: {_fault(document.bozo_exception)}")
+    if not document.version and not document.entries:
+        raise ValueError("not an RSS or Atom feed: the XML has neither a <rss>, <feed> nor <rdf:RDF> root")
+    texts_language = language_tag(document.feed.get("language")) or language
+    parsed = Parsed(default_language=texts_language, timezone=timezone, next_url=_next_page(document, url))
+    if document.bozo:
+        parsed.problems.append(warning("", f"The feed has a fault ({_fault(document.bozo_exception)}), so its "
+                                           "items were read leniently and may be incomplete.",
+                                       "Check the feed at https://validator.w3.org/feed/", "rss-not-well-formed"))
+    reader = _ItemReader(url, texts_language, timezone, _xcal_prefixes(document),
+                         _start_in_pubdate(document))
+    for entry in document.entries:
+        reader.read(entry, parsed)
+    return parsed
+
+
+def _fault(exc: Exception | None) -> str:
+    """The parser's complaint on one line, with its line number when it knows one."""
+    line = getattr(exc, "getLineNumber", lambda: None)()
+    message = getattr(exc, "getMessage", lambda: str(exc))()
+    first = (str(message).strip().splitlines() or ["unknown fault"])[0]
+    return f"line {line}: {first}" if line else first
+
+
+def _next_page(document, url: str) -> str | None:
+    """The next page of a paged feed (RFC 5005 ``<link rel="next">``), absolute."""
+    for link in document.feed.get("links", []):
+        if link.get("rel") == "next" and link.get("href"):
+            return web_address(link["href"], url)
+    return None
+
+
+def _xcal_prefixes(document) -> list[str]:
+    """The prefixes the document binds to xCal: feedparser names unknown elements by the document's prefix."""
+    return [prefix.lower() for prefix, uri in document.get("namespaces", {}).items() if uri == XCAL_NAMESPACE]
+
+
+def _start_in_pubdate(document):
+    """A test telling whether an item's pubDate is its event's start, as two WordPress plugins write it."""
+    feed = document.feed
+    events_manager = (feed.get("docs") in RSS_SPEC_DOCS and not feed.get("generator") and document.entries
+                      and all(entry.get("id") and entry.get("id") == entry.get("link") for entry in document.entries))
+    return lambda entry: bool(events_manager or TRIBE_EVENT_GUID.search(entry.get("id", "")))
+
+
+class _ItemReader:
+    """Turns a feed's items into events and posts, each id used once."""
+
+    def __init__(self, url: str, language: str, zone: str, xcal_prefixes: list[str], start_in_pubdate):
+        self.url, self.language, self.zone = url, language, zone
+        self.xcal_prefixes, self.start_in_pubdate = xcal_prefixes, start_in_pubdate
+        self.context = FeedContext(today=date.today(), default_language=language, timezone=zone)
+        self.seen: set[str] = set()
+
+    def read(self, entry, parsed: Parsed) -> None:
+        """Add one item as an event when it carries a readable start, else as a post."""
+        title = plain_text(entry.get("title", ""))
+        key = entry.get("id") or entry.get("link") or f"{title}|{entry.get('published', '')}"
+        own_id = record_id(key)
+        if own_id in self.seen:
+            parsed.problems.append(warning("", f"The item {title!r} repeats the guid of an earlier item, so it is "
+                                               "left out.", "Give every item its own guid.", "rss-duplicate-guid"))
+            return
+        self.seen.add(own_id)
+        dates = self._event_dates(entry)
+        start = moment(dates[0], self.zone) if dates else None
+        if dates and start is None:
+            parsed.problems.append(warning("", f"The item {title!r} gives its start as {dates[0]!r}, which cannot be "
+                                               "read, so it is kept as a news post.",
+                                           "Write dates like 2026-12-05T18:00:00+01:00.", "rss-unreadable-date"))
+        if start is None:
+            parsed.posts.append(self._post(entry, own_id, title))
+            return
+        self._add_event(entry, own_id, title, start, dates, parsed)
+
+    def _event_dates(self, entry) -> tuple[str, str, str, bool] | None:
+        """Raw start, end and place of an event item, and whether an all-day end is exclusive (as in xCal)."""
+        if entry.get("ev_startdate"):
+            return entry["ev_startdate"], entry.get("ev_enddate", ""), entry.get("ev_location", ""), False
+        for prefix in self.xcal_prefixes:
+            if entry.get(f"{prefix}_dtstart"):
+                return (entry[f"{prefix}_dtstart"], entry.get(f"{prefix}_dtend", ""),
+                        entry.get(f"{prefix}_location", ""), True)
+        if entry.get("published_parsed") and self.start_in_pubdate(entry):
+            return _utc(entry.published_parsed).isoformat(), "", "", False
+        return None
+
+    def _post(self, entry, own_id: str, title: str) -> dict:
+        """A news item: title, link, publication time and a plain-text summary."""
+        published = entry.get("published_parsed") or entry.get("updated_parsed")
+        return {"id": own_id, "title": title, "url": web_address(entry.get("link", ""), self.url),
+                "published": _timestamp(published) if published else None,
+                "summary": plain_text(entry.get("summary", ""))}
+
+    def _add_event(self, entry, own_id: str, title: str, start: date | datetime,
+                   dates: tuple[str, str, str, bool], parsed: Parsed) -> None:
+        """Append the event record for an item with a readable start, with the problems met on the way."""
+        raw_start, raw_end, place, exclusive_end = dates
+        language = language_tag(entry.get("title_detail", {}).get("language")) or self.language
+        pointer = f"/events/{len(parsed.events)}"
+        problems: list[Problem] = []
+        record = {"id": own_id, "updated": self._updated(entry), "title": {language: title}}
+        description = plain_text(entry.get("summary", "") or _content(entry))
+        if description:
+            record["description"] = {language: description}
+        record["start"] = written(start)
+        end = event_end(start, moment(raw_end, self.zone) if raw_end else None, exclusive_end, problems)
+        if end:
+            record["end"] = end
+        if place.strip():
+            location = place_location(place, language)
+            if location:
+                record["location"] = location
+            else:
+                problems.append(unplaced(place))
+        categories = vocabulary_terms(_tag_words(entry), "categories")
+        if categories:
+            record["categories"] = categories
+        link = web_address(entry.get("link", ""), self.url)
+        if link:
+            record["url"] = link
+        kept = keep_valid("event", record, self.context, problems)
+        parsed.problems.extend(problem.under(pointer) for problem in problems)
+        if kept:
+            parsed.events.append(kept)
+
+    def _updated(self, entry) -> str:
+        """When the item last changed, in UTC; a pubDate that holds the event's start does not count."""
+        changed = entry.get("updated_parsed")
+        if changed is None and not self.start_in_pubdate(entry):
+            changed = entry.get("published_parsed")
+        return _timestamp(changed) if changed else FALLBACK_UPDATED
+
+
+def _content(entry) -> str:
+    """The item's full content (content:encoded, Atom content) where it has no summary."""
+    return next((part.get("value", "") for part in entry.get("content", []) if part.get("value")), "")
+
+
+def _tag_words(entry) -> list[str]:
+    """Every word an item is tagged with: RSS categories, Atom terms and labels, the event module's type."""
+    words = [word for tag in entry.get("tags", []) for word in (tag.get("term"), tag.get("label")) if word]
+    return words + [entry["ev_type"]] if entry.get("ev_type") else words
+
+
+def _utc(parsed_time: time.struct_time) -> datetime:
+    """feedparser's parsed times, which are UTC, as an aware datetime."""
+    return datetime(*parsed_time[:6], tzinfo=utc.utc)
+
+
+def _timestamp(parsed_time: time.struct_time) -> str:
+    """A feedparser time as the records' RFC 3339 timestamp in UTC."""
+    return _utc(parsed_time).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- shared with the HTML parser ----------------------------------------------------------
+
+def record_id(key: str) -> str:
+    """A local id from a guid, link or @id; web addresses lose their scheme, which says nothing."""
+    return local_id(re.sub(r"^https?://", "", key.strip(), flags=re.IGNORECASE) or key)
+
+
+def language_tag(tag: str | None) -> str | None:
+    """A BCP 47 tag as published (de, de-DE), or None when there is none or it is malformed."""
+    tag = (tag or "").strip()
+    return tag if LANGUAGE_TAG.match(tag) else None
+
+
+def plain_text(markup: str) -> str:
+    """Text without markup: tags stripped by nh3 (scripts and styles with their content), entities unescaped."""
+    text = markup or ""
+    for _ in range(2):  # feeds sometimes escape their HTML twice; a second pass removes the inner markup
+        text = html.unescape(nh3.clean(BLOCK_ENDS.sub("\n", text), tags=set()))
+        if not (nh3.is_html(text) or ENTITY_REFERENCE.search(text)):
+            break
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def moment(text: str, zone: str) -> date | datetime | None:
+    """An ISO 8601 date or time as the records hold it: a date, or the wall-clock time in ``zone``.
+
+    Times with an offset are converted into the zone; times without one are taken as already in it.
+    None when the text is no ISO 8601 date or time.
+    """
+    text = str(text).strip()
+    try:
+        if DAY.fullmatch(text):
+            return date.fromisoformat(text)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is None else value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def event_end(start: date | datetime, end: date | datetime | None, exclusive: bool,
+              problems: list[Problem]) -> str | None:
+    """The record's end: the last day (inclusive) of an all-day event, the wall-clock end of a timed one.
+
+    A one-day event needs no end; an end before the start is reported and left out, and so is a day
+    given as the end of a timed event, which says nothing about the time.
+    """
+    if end is None or (isinstance(start, datetime) and not isinstance(end, datetime)):
+        return None
+    if not isinstance(start, datetime):
+        end = (end.date() if isinstance(end, datetime) else end) - timedelta(days=1 if exclusive else 0)
+    if end < start:
+        problems.append(warning("/end", f"The event ends ({written(end)}) before it starts ({written(start)}), so "
+                                        "the end is left out.", "Check the start and end dates.", "end-before-start"))
+        return None
+    return None if end == start and not isinstance(start, datetime) else written(end)
+
+
+def place_location(place: str, language: str) -> dict | None:
+    """A web address as an online location, "name, street, postcode town" as a physical one, else None."""
+    place = " ".join(place.split())
+    if WEB_ADDRESS.match(place):
+        return {"location_type": "virtual", "url": place}
+    match = ADDRESS.match(place)
+    if not match:
+        return None
+    location = {"location_type": "physical"}
+    if match["name"]:
+        location["name"] = {language: match["name"].strip()}
+    location["address"] = {"address_1": match["street"].strip(), "postal_code": match["postal"],
+                           "city": match["city"].strip()}
+    return location
+
+
+def unplaced(place: str) -> Problem:
+    """The warning for a place that cannot become a location."""
+    return warning("/location", f"The place {place[:120]!r} has no street, postcode and town, so it is left out.",
+                   "Give the address as: name, street and number, postcode town.", "location-without-address")
+
+
+def web_address(link: str, base: str) -> str | None:
+    """An http(s) address, relative ones joined with ``base``; None for anything else (javascript:, mailto:)."""
+    link = (link or "").strip()
+    joined = urljoin(base, link) if link else ""
+    return joined if WEB_ADDRESS.match(joined) and urlsplit(joined).hostname and len(joined) <= 2000 else None
+
+
+def vocabulary_terms(words: Iterable[str], vocabulary: str) -> list[str]:
+    """The term ids named by the words, by id or by label in any language; other words are left out."""
+    names = _term_names(vocabulary)
+    return list(dict.fromkeys(names[fold(str(word))] for word in words if fold(str(word)) in names))
+
+
+@cache
+def _term_names(vocabulary: str) -> dict[str, str]:
+    """Every id and label of a vocabulary, folded, mapped to its term id."""
+    names = {}
+    for term in wegweiser_schema.vocabulary(vocabulary)["terms"]:
+        names.update({fold(label): term["id"] for label in term.get("label", {}).values()})
+        names[fold(term["id"])] = term["id"]
+    return names
+
+
+def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Problem]) -> dict | None:
+    """The record with each optional field the validator rejects left out (with a warning); None, with a
+    warning, when a required field is wrong. A missing category stays for the validator to report."""
+    required = set(wegweiser_schema.schema(kind)["required"])
+    for problem in check_record(kind, record, context):
+        if not problem.is_error or _missing_categories(problem):
+            continue
+        name = problem.pointer.split("/")[1] if problem.pointer.count("/") else ""
+        if not name or name in required:
+            label = next(iter(record.get("title", record.get("name", {})).values()), record.get("id", ""))
+            problems.append(warning(problem.pointer, f"{label!r} is left out: {problem.message}.", problem.hint,
+                                    problem.code))
+            return None
+        if name in record:
+            record.pop(name)
+            problems.append(warning(problem.pointer, f"{problem.message}, so `{name}` is left out.", problem.hint,
+                                    problem.code))
+    return record
+
+
+def _missing_categories(problem: Problem) -> bool:
+    """The schema's complaint about a missing category, which harvested formats rarely carry."""
+    return problem.code == "schema-required" and "`categories`" in problem.message

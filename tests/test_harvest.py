@@ -1,0 +1,268 @@
+"""Whole harvests against real HTTP servers on 127.0.0.1: a good feed first, then each way a
+feed goes wrong. Each time the run completes, the source says what happened, and the last good
+data stays as it was."""
+import gzip
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from aggregator import fetch
+from aggregator.harvest import harvest_source
+from aggregator.sources import Source
+from aggregator.store import Store
+from tests.conftest import DATA
+
+GOOD = (DATA / "valid" / "minimal-complete.json").read_bytes()
+GOOD_TITLES = ["Brücke e.V.", "Frauenfrühstück", "Offene Sprechstunde auf Türkisch und Arabisch"]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.server.requests.append(dict(self.headers))
+        self.server.behaviour(self)
+
+    def log_message(self, *args):
+        pass
+
+
+def send(body: bytes, status: int = 200, content_type: str = "application/json", **headers):
+    def behaviour(h):
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            h.send_header(name.replace("_", "-"), value)
+        h.end_headers()
+        h.wfile.write(body)
+    return behaviour
+
+
+def conditional(body: bytes, etag: str):
+    def behaviour(h):
+        if h.headers.get("If-None-Match") == etag:
+            h.send_response(304)
+            h.send_header("ETag", etag)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        send(body, ETag=etag)(h)
+    return behaviour
+
+
+def stall(seconds: float):
+    def behaviour(h):
+        time.sleep(seconds)
+        send(GOOD)(h)
+    return behaviour
+
+
+def drip(h):
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", "100000")
+    h.end_headers()
+    for _ in range(100):
+        h.wfile.write(b" ")
+        h.wfile.flush()
+        time.sleep(0.1)
+
+
+def endless(h):
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.end_headers()  # no length: the body runs until the client gives up
+    chunk = b" " * 65536
+    try:
+        for _ in range(16384):  # 1 GiB at most
+            h.wfile.write(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    h.close_connection = True
+
+
+_BOMB = gzip.compress(b" " * (200 * 1024 * 1024), compresslevel=9)
+
+
+def gzip_bomb(h):
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Encoding", "gzip")
+    h.send_header("Content-Length", str(len(_BOMB)))
+    h.end_headers()
+    try:
+        h.wfile.write(_BOMB)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def redirect(location: str):
+    def behaviour(h):
+        h.send_response(302)
+        h.send_header("Location", location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return behaviour
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.behaviour, httpd.requests = send(GOOD), []
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_port}/feed.json"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "directory.sqlite")
+    yield s
+    s.close()
+
+
+def make_source(url: str, *, allow_private: bool = True, fmt: str | None = None) -> Source:
+    return Source("bruecke", "Brücke e.V.", url, "migrant-self-organisation", "Lindenau", "06639011", fmt,
+                  timedelta(hours=1), allow_private, 1)
+
+
+FETCHER = fetch.Fetcher(total_timeout=1.5, connect_timeout=1.0, max_bytes=2 * 1024 * 1024)
+
+
+def harvest(store, source, fetcher=FETCHER):
+    store.register_sources([source])
+    return harvest_source(store, source, fetcher)
+
+
+def titles(store) -> list[str]:
+    return sorted(e["title"] for e in store.entries())
+
+
+def test_good_feed_is_harvested(store, server):
+    outcome = harvest(store, make_source(server.url))
+    assert (outcome.status, outcome.counts.new) == ("ok", 3)
+    assert titles(store) == GOOD_TITLES
+    state = store.source_state("bruecke")
+    assert (state.status, state.http_status, state.accepted, state.failures_in_row) == ("ok", 200, 3, 0)
+
+
+def test_unchanged_feed_answered_304_costs_nothing(store, server):
+    server.behaviour = conditional(GOOD, '"v1"')
+    harvest(store, make_source(server.url))
+    outcome = harvest(store, make_source(server.url))
+    assert outcome.status == "unchanged"
+    assert server.requests[-1].get("If-None-Match") == '"v1"'
+    assert store.source_state("bruecke").http_status == 304
+
+
+def test_unchanged_body_without_validators_is_recognised_by_hash(store, server):
+    harvest(store, make_source(server.url))
+    assert harvest(store, make_source(server.url)).status == "unchanged"
+
+
+def bad(name, behaviour, error_class, words):
+    return pytest.param(behaviour, error_class, words, id=name)
+
+
+FAILURES = [
+    bad("404", send(b"not here", 404, "text/plain"), "not-found", "404"),
+    bad("500", send(b"oops", 500, "text/plain"), "server-error", "500"),
+    bad("timeout", stall(3), "timeout", ""),
+    bad("slow-drip", drip, "timeout", ""),
+    bad("truncated-json", send(GOOD[: len(GOOD) // 2]), "parse", "not valid JSON"),
+    bad("endless-body", endless, "too-large", "MB"),
+    bad("gzip-bomb", gzip_bomb, "too-large", "MB"),
+    bad("malformed-ical", send(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:x", 200, "text/calendar"), "parse", ""),
+    bad("not-a-feed", send(b"\x00\x01\x02binary", 200, "application/octet-stream"), "parse", "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("behaviour, error_class, words", FAILURES)
+def test_failure_is_recorded_and_last_good_data_stays(store, server, behaviour, error_class, words):
+    harvest(store, make_source(server.url))
+    before = store.entries()
+    server.behaviour = behaviour
+    outcome = harvest(store, make_source(server.url))
+    state = store.source_state("bruecke")
+    assert (outcome.status, state.status, state.failure_class) == ("failed", "failed", error_class)
+    assert words in state.last_error and server.url.split("/feed")[0] in state.last_error
+    assert state.failures_in_row == 1 and state.last_success is not None
+    assert store.entries() == before
+
+
+def test_redirect_loop_is_refused(store, server):
+    harvest(store, make_source(server.url))
+    server.behaviour = redirect(server.url)
+    harvest(store, make_source(server.url))
+    assert store.source_state("bruecke").failure_class == "redirects"
+    assert titles(store) == GOOD_TITLES
+
+
+def test_private_address_is_refused_without_allow_private(store, server):
+    harvest(store, make_source(server.url))
+    server.behaviour = redirect(f"http://localhost:{server.server_port}/elsewhere.json")
+    outcome = harvest(store, make_source(server.url.replace("127.0.0.1", "localhost"), allow_private=False))
+    state = store.source_state("bruecke")
+    assert outcome.status == "failed" and state.failure_class == "blocked"
+    assert "127.0.0.1" in state.last_error or "localhost" in state.last_error
+    assert titles(store) == GOOD_TITLES
+
+
+def test_invalid_records_are_dropped_with_reasons_and_the_rest_goes_on(store, server):
+    feed = json.loads(GOOD)
+    feed["events"].append({"id": "kaputt", "updated": "2026-11-20T09:30:00+01:00", "title": {"de": "Kaputt"},
+                           "start": "2026-12-05T10:00", "end": "2026-12-05T09:00", "categories": ["women"]})
+    server.behaviour = send(json.dumps(feed).encode())
+    outcome = harvest(store, make_source(server.url))
+    assert (outcome.status, outcome.counts.new, outcome.counts.rejected) == ("ok", 3, 1)
+    [rejection] = store.rejections("bruecke")
+    assert rejection["local_id"] == "kaputt" and rejection["position"] == "/events/1"
+    assert rejection["problems"][0]["code"] == "end-before-start"
+
+
+def test_event_repeating_without_end_is_kept_with_a_warning(store, server):
+    feed = json.loads(GOOD)
+    feed["events"][0]["recurrence"]["rrule"] = "FREQ=WEEKLY;BYDAY=SA"
+    server.behaviour = send(json.dumps(feed).encode())
+    outcome = harvest(store, make_source(server.url))
+    assert (outcome.status, outcome.counts.new, outcome.counts.rejected) == ("ok", 3, 0)
+
+
+def test_hourly_event_without_end_is_rejected(store, server):
+    feed = json.loads(GOOD)
+    feed["events"][0]["recurrence"]["rrule"] = "FREQ=HOURLY"
+    server.behaviour = send(json.dumps(feed).encode())
+    outcome = harvest(store, make_source(server.url))
+    assert outcome.counts.rejected == 1
+    assert store.rejections("bruecke")[0]["problems"][0]["code"] == "endless-rrule"
+
+
+def test_backoff_grows_for_passing_trouble(store, server):
+    server.behaviour = send(b"busy", 503, "text/plain", Retry_After="7200")
+    for _ in range(2):
+        harvest(store, make_source(server.url))
+    state = store.source_state("bruecke")
+    assert state.failures_in_row == 2 and state.failure_class == "rate-limited"
+    from aggregator.health import parse_stamp
+    assert parse_stamp(state.next_check) - parse_stamp(state.last_attempt) >= timedelta(hours=2)
+
+
+def test_paged_feed_is_followed(store, tmp_path, serve_directory):
+    page1 = json.loads(GOOD)
+    page2 = json.loads(GOOD)
+    page1["next"], page1["events"] = "seite-2.json", []
+    page2["organisations"], page2["offers"] = [], []
+    (tmp_path / "feed.json").write_text(json.dumps(page1))
+    (tmp_path / "seite-2.json").write_text(json.dumps(page2))
+    base = serve_directory(tmp_path)
+    outcome = harvest(store, make_source(base + "feed.json"))
+    assert (outcome.status, outcome.counts.new) == ("ok", 3)
+    assert titles(store) == GOOD_TITLES
