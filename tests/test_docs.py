@@ -20,3 +20,9 @@ def test_command_and_its_options_are_in_the_readme(name: str, command: click.Com
 def test_readme_names_the_command_ci_runs():
     ci_lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert ci_lines[-1] in README
+
+
+def test_every_setting_is_in_the_readme():
+    from wegweiser.settings import SETTINGS
+    for setting in SETTINGS.values():
+        assert f"`{setting.environment}`" in README, setting.environment

@@ -1,6 +1,8 @@
 """The `wegweiser` command: the publisher's tools now, the aggregator and directory as they come."""
 import json
+import logging
 import os
+import sqlite3
 import sys
 from datetime import date
 from pathlib import Path
@@ -8,10 +10,13 @@ from urllib.parse import urljoin
 
 import click
 
-from aggregator import fetch
+from aggregator import fetch, store
+from aggregator import harvest as harvest_run
+from aggregator import schedule as scheduler
+from aggregator import sources as registry
 from feeds import convert as converter
 from feeds import validate as validator
-from wegweiser import __version__
+from wegweiser import __version__, report, settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -151,3 +156,72 @@ def convert(sheet: Path, publisher_id: str, publisher_name: str, kind: str, town
         click.echo(result.feed.dumps(), nl=False)
     records = sum(len(result.feed.document.get(n, [])) for n in ("offers", "events"))
     click.echo(f"{sheet}: read as {result.encoding}, {records} records written to {output or 'standard output'}", err=True)
+
+
+def _open_run(sources_path: str, db: str, only: tuple[str, ...]):
+    """The store and the chosen sources, or exit 2 with the reason: the run cannot happen."""
+    try:
+        sources = registry.load_registry(sources_path)
+    except registry.RegistryError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_UNREADABLE)
+    except OSError as exc:
+        click.echo(f"{sources_path}: cannot read the registry: {validator.describe_read_failure(exc)}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    unknown = sorted(set(only) - {s.id for s in sources})
+    if unknown:
+        click.echo(f"{sources_path}: no source with id {', '.join(unknown)}; known: {', '.join(s.id for s in sources)}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    try:
+        db_store = store.Store.open(db)
+    except (ValueError, sqlite3.Error) as exc:
+        click.echo(f"{db}: cannot open the database: {exc}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    return db_store, [s for s in sources if not only or s.id in only]
+
+
+def _sources_option(function):
+    return click.option("--sources", "sources_path", default=lambda: settings.value("sources"),
+                        help="The registry of sources (TOML). Default: WEGWEISER_SOURCES, else the bundled example district.")(function)
+
+
+def _db_option(function):
+    return click.option("--db", default=lambda: settings.value("db"),
+                        help="The database URL, e.g. sqlite:///wegweiser.sqlite. Default: WEGWEISER_DB.")(function)
+
+
+def _workers_option(function):
+    return click.option("--workers", type=click.IntRange(1, 64), default=lambda: int(settings.value("workers")),
+                        help="How many sources are harvested at the same time. Default: WEGWEISER_WORKERS or 8.")(function)
+
+
+@main.command()
+@_sources_option
+@_db_option
+@click.option("--source", "only", multiple=True, metavar="ID", help="Harvest only this source (repeatable).")
+@_workers_option
+def harvest(sources_path: str, db: str, only: tuple[str, ...], workers: int) -> None:
+    """Harvest every source (or the named ones) once and print a summary table.
+
+    Exit status 0 when the run completed, even if sources failed (their failures are recorded on
+    them); 2 when the run could not happen (registry or database unusable, unknown source id).
+    """
+    db_store, sources = _open_run(sources_path, db, only)
+    fetcher = fetch.Fetcher(contact=settings.value("contact") or None)
+    with report.progress(len(sources)) as advance:
+        outcomes = harvest_run.harvest_all(db_store, sources, fetcher, workers=workers, on_done=advance)
+    report.summary(outcomes)
+    db_store.close()
+
+
+@main.command()
+@_sources_option
+@_db_option
+@_workers_option
+def schedule(sources_path: str, db: str, workers: int) -> None:
+    """Harvest every source on its own interval until stopped (SIGTERM or Ctrl-C)."""
+    db_store, sources = _open_run(sources_path, db, ())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    fetcher = fetch.Fetcher(contact=settings.value("contact") or None)
+    scheduler.run_forever(db_store, sources, fetcher, workers)
+    db_store.close()

@@ -1,0 +1,154 @@
+"""`wegweiser harvest` and `wegweiser schedule` as the regional office runs them."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.store import Store
+from tests.conftest import DATA, REPO
+from wegweiser.cli import main
+
+EXAMPLES = REPO / "feeds" / "examples" / "sources.toml"
+GOOD = json.loads((DATA / "valid" / "minimal-complete.json").read_text())
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_harvest_of_the_example_district_prints_a_summary(tmp_path):
+    db = f"sqlite:///{tmp_path / 'd.sqlite'}"
+    result = invoke("harvest", "--sources", str(EXAMPLES), "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "5 sources, 0 failed" in result.stdout
+    assert "bruecke-lindenau" in result.stdout and "ok" in result.stdout
+    again = invoke("harvest", "--sources", str(EXAMPLES), "--db", db, "--source", "bruecke-lindenau")
+    assert "1 sources, 0 failed" in again.stdout and "unchanged" in again.stdout
+
+
+def test_co_announced_event_is_one_entry_with_both_sources(tmp_path):
+    invoke("harvest", "--sources", str(EXAMPLES), "--db", str(tmp_path / "d.sqlite"))
+    store = Store(tmp_path / "d.sqlite")
+    merged = [e["title"] for e in store.entries("event") if len(store.entry_sources(e["entry_id"])) == 2]
+    assert merged == ["Nachbarschaftsfest im Lindenpark"]
+
+
+def test_broken_registry_exits_2_with_its_line(tmp_path):
+    registry = tmp_path / "sources.toml"
+    registry.write_text('[[source]]\nid = "a"\nname = "A"\nurl = "https://a.example/feed.json"\nkind = "other"\ntown = "X"\nintervall = "1h"\n')
+    result = invoke("harvest", "--sources", str(registry), "--db", str(tmp_path / "d.sqlite"))
+    assert result.exit_code == 2
+    assert f"{registry}:7:1: error" in result.stderr and "interval" in result.stderr
+
+
+def test_unknown_source_id_exits_2(tmp_path):
+    result = invoke("harvest", "--sources", str(EXAMPLES), "--db", str(tmp_path / "d.sqlite"), "--source", "gibtsnicht")
+    assert result.exit_code == 2
+    assert "no source with id gibtsnicht" in result.stderr
+
+
+def test_failing_source_still_exits_0(tmp_path):
+    registry = tmp_path / "sources.toml"
+    registry.write_text('[[source]]\nid = "weg"\nname = "Weg"\nurl = "http://127.0.0.1:9/feed.json"\nkind = "other"\n'
+                        'town = "X"\nallow_private = true\n')
+    result = invoke("harvest", "--sources", str(registry), "--db", str(tmp_path / "d.sqlite"))
+    assert result.exit_code == 0
+    assert "1 sources, 1 failed" in result.stdout
+
+
+class SlowFeeds(BaseHTTPRequestHandler):
+    """Serves /feed-N.json, each a valid feed of its own publisher, a little slowly."""
+
+    def do_GET(self):
+        n = self.path.split("-")[-1].split(".")[0]
+        feed = json.loads(json.dumps(GOOD))
+        feed["publisher"]["id"] = f"de.lindenau.verein{n}"
+        body = json.dumps(feed).encode()
+        time.sleep(0.15)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the harvester was killed mid-request: that is the point of the test
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def many_sources(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFeeds)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    registry = tmp_path / "sources.toml"
+    registry.write_text("".join(
+        f'[[source]]\nid = "verein{n}"\nname = "Verein {n}"\nurl = "http://127.0.0.1:{server.server_port}/feed-{n}.json"\n'
+        f'kind = "migrant-self-organisation"\ntown = "Lindenau"\nallow_private = true\n\n' for n in range(40)))
+    yield registry
+    server.shutdown()
+    server.server_close()
+
+
+def wegweiser() -> str:
+    return shutil.which("wegweiser") or sys.exit("wegweiser is not installed: pip install -e .")
+
+
+def test_killing_the_harvester_mid_run_leaves_a_consistent_store(tmp_path, many_sources):
+    db = tmp_path / "d.sqlite"
+    run = subprocess.Popen([wegweiser(), "harvest", "--sources", str(many_sources), "--db", str(db), "--workers", "2"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db.exists() and _harvested(db) >= 5:
+            break
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=10)
+    done = _harvested(db)
+    assert 5 <= done < 40, "the kill should land mid-run"
+    check = sqlite3.connect(db)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # every harvested source has all its records and entries, none half
+    per_source = check.execute("SELECT source_id, count(*) FROM records GROUP BY source_id").fetchall()
+    assert all(count == 3 for _, count in per_source) and len(per_source) == done
+    assert check.execute("SELECT count(*) FROM records r LEFT JOIN entries e ON e.entry_id = r.entry_id "
+                         "WHERE e.entry_id IS NULL OR e.data IS NULL").fetchone()[0] == 0
+    check.close()
+    again = subprocess.run([wegweiser(), "harvest", "--sources", str(many_sources), "--db", str(db), "--workers", "4"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "40 sources, 0 failed" in again.stdout
+    assert _harvested(db) == 40
+
+
+def _harvested(db) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as c:
+            return c.execute("SELECT count(*) FROM sources WHERE status IN ('ok', 'unchanged')").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_schedule_harvests_and_stops_cleanly_on_sigterm(tmp_path):
+    db = tmp_path / "d.sqlite"
+    env = {**os.environ, "WEGWEISER_SOURCES": str(EXAMPLES), "WEGWEISER_DB": str(db)}
+    run = subprocess.Popen([wegweiser(), "schedule"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _harvested(db) < 5:
+        time.sleep(0.3)
+    assert _harvested(db) == 5
+    run.send_signal(signal.SIGTERM)
+    output, _ = run.communicate(timeout=30)
+    assert run.returncode == 0, output
+    assert "stopping after the running harvests" in output
