@@ -72,13 +72,17 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         fetched = _fetch_pages(source, fetcher, state)
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+    try:
+        pages = [] if fetched.not_modified else _parse_pages(source, fetched, fetcher)
+    except HarvestFailure as failure:
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     state.attempted(now, fetched.http_status, fetched.size, time.monotonic() - started)
     if fetched.not_modified or fetched.body_hash == state.body_hash:
         state.succeeded(now, source.interval, unchanged=True)
         store.save_state(state, "unchanged")
         return Outcome(source.id, "unchanged")
     try:
-        batch = _batch(source, fetched, fetcher, today or now.date())
+        batch = _batch(source, pages, fetched.pages[0][0], today or now.date())
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     state.etag, state.last_modified, state.body_hash = fetched.etag, fetched.last_modified, fetched.body_hash
@@ -146,9 +150,8 @@ def _get_page(source: Source, fetcher: fetch.Fetcher, url: str) -> tuple[str, by
 
 # --- parse and validate ----------------------------------------------------------------------
 
-def _batch(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher, today: date) -> HarvestBatch:
-    """Read every page, validate every record and sort them into accepted and rejected."""
-    pages = _parse_pages(source, fetched, fetcher)
+def _batch(source: Source, pages: list[Parsed], feed_url: str, today: date) -> HarvestBatch:
+    """Validate every record of every page and sort them into accepted and rejected."""
     first = pages[0]
     publisher = first.publisher or _publisher_of(source)
     publisher_id = publisher.get("id")
@@ -160,7 +163,7 @@ def _batch(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher, today: dat
     for list_name in RECORD_LISTS:
         document[list_name] = [record for page in pages for record in getattr(page, list_name)]
     context = validate.context_for(document, today=today)
-    batch = HarvestBatch(fetched.pages[0][0], publisher_id, document["timezone"],
+    batch = HarvestBatch(feed_url, publisher_id, document["timezone"],
                          posts=[post for page in pages for post in page.posts])
     for finding in validate.check_records(document, context):
         _sort(finding, publisher_id, batch)

@@ -266,3 +266,19 @@ def test_paged_feed_is_followed(store, tmp_path, serve_directory):
     outcome = harvest(store, make_source(base + "feed.json"))
     assert (outcome.status, outcome.counts.new) == ("ok", 3)
     assert titles(store) == GOOD_TITLES
+
+
+def test_change_on_a_later_page_is_not_mistaken_for_unchanged(store, tmp_path, serve_directory):
+    page1 = json.loads(GOOD)
+    page2 = json.loads(GOOD)
+    page1["next"], page1["events"] = "seite-2.json", []
+    page2["organisations"], page2["offers"] = [], []
+    (tmp_path / "feed.json").write_text(json.dumps(page1))
+    (tmp_path / "seite-2.json").write_text(json.dumps(page2))
+    source = make_source(serve_directory(tmp_path) + "feed.json")
+    harvest(store, source)
+    page2["events"][0]["title"]["de"] = "Frauenfrühstück mit Kinderbetreuung"
+    (tmp_path / "seite-2.json").write_text(json.dumps(page2))
+    outcome = harvest(store, source)
+    assert (outcome.status, outcome.counts.updated) == ("ok", 1)
+    assert "Frauenfrühstück mit Kinderbetreuung" in titles(store)
