@@ -255,26 +255,25 @@ def test_backoff_grows_for_passing_trouble(store, server):
     assert parse_stamp(state.next_check) - parse_stamp(state.last_attempt) >= timedelta(hours=2)
 
 
-def test_paged_feed_is_followed(store, tmp_path, serve_directory):
-    page1 = json.loads(GOOD)
-    page2 = json.loads(GOOD)
+def write_two_pages(folder) -> dict:
+    """The good feed split in two pages: organisation and offer first, the event on page 2."""
+    page1, page2 = json.loads(GOOD), json.loads(GOOD)
     page1["next"], page1["events"] = "seite-2.json", []
     page2["organisations"], page2["offers"] = [], []
-    (tmp_path / "feed.json").write_text(json.dumps(page1))
-    (tmp_path / "seite-2.json").write_text(json.dumps(page2))
-    base = serve_directory(tmp_path)
-    outcome = harvest(store, make_source(base + "feed.json"))
+    (folder / "feed.json").write_text(json.dumps(page1))
+    (folder / "seite-2.json").write_text(json.dumps(page2))
+    return page2
+
+
+def test_paged_feed_is_followed(store, tmp_path, serve_directory):
+    write_two_pages(tmp_path)
+    outcome = harvest(store, make_source(serve_directory(tmp_path) + "feed.json"))
     assert (outcome.status, outcome.counts.new) == ("ok", 3)
     assert titles(store) == GOOD_TITLES
 
 
 def test_change_on_a_later_page_is_not_mistaken_for_unchanged(store, tmp_path, serve_directory):
-    page1 = json.loads(GOOD)
-    page2 = json.loads(GOOD)
-    page1["next"], page1["events"] = "seite-2.json", []
-    page2["organisations"], page2["offers"] = [], []
-    (tmp_path / "feed.json").write_text(json.dumps(page1))
-    (tmp_path / "seite-2.json").write_text(json.dumps(page2))
+    page2 = write_two_pages(tmp_path)
     source = make_source(serve_directory(tmp_path) + "feed.json")
     harvest(store, source)
     page2["events"][0]["title"]["de"] = "Frauenfrühstück mit Kinderbetreuung"
