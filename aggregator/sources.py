@@ -1,17 +1,17 @@
 """The regional registry: the feeds the aggregator harvests, read from a TOML file of [[source]]
 tables. Every mistake in the file is reported at its line and column, all of them at once, so
 the regional office can fix the whole file in one go."""
-import bisect
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import wegweiser_schema
+from aggregator.toml_places import Layout, Table, scan, syntax_problem
 from feeds.problems import Problem, error
 from feeds.suggest import did_you_mean, fold
 
@@ -72,8 +72,8 @@ def load_registry(path: str | Path) -> list[Source]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(path, [_syntax_problem(str(exc), text)]) from None
-    sources, problems = _read_sources(document, _Scanner(text).scan(), path.resolve().parent)
+        raise RegistryError(path, [syntax_problem(str(exc), text)]) from None
+    sources, problems = _read_sources(document, scan(text), path.resolve().parent)
     if problems:
         raise RegistryError(path, sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return sources
@@ -91,222 +91,12 @@ def _decode(data: bytes, path: Path) -> str:
         raise RegistryError(path, [problem.at(line, column)]) from None
 
 
-# --- where things are: tomllib gives no positions, so the text is scanned for them ----------
-
-@dataclass(frozen=True)
-class _Place:
-    """Where a key (or table header) and its value start, counted from 1."""
-
-    line: int
-    column: int
-    value_column: int
-
-
-@dataclass
-class _Table:
-    """A table header found in the text, with the place of each key set below it."""
-
-    path: tuple[str, ...]  # () for the keys above the first header
-    is_array: bool
-    place: _Place
-    keys: dict[str, _Place] = field(default_factory=dict)  # by the first part of a dotted key
-    full_keys: dict[tuple[str, ...], _Place] = field(default_factory=dict)
-
-
-@dataclass
-class _Layout:
-    """Every table header and key of a TOML text, with anything the scanner found left open."""
-
-    tables: list[_Table]
-    repeated: list[tuple[str, _Place, _Place]] = field(default_factory=list)  # key, first, second
-    unclosed: tuple[int, int] | None = None  # the first string or bracket never closed
-
-
-class _Scanner:
-    """Finds the line and column of each table header and key in TOML text.
-
-    Not a TOML parser: it skips comments, strings of all four kinds and values spanning several
-    lines (arrays, inline tables, multi-line strings), and reads each key and header name through
-    tomllib itself, so quoted and dotted names come out right. tomllib checks the syntax first;
-    on broken text the scanner still finishes and says what it found left open.
-    """
-
-    def __init__(self, text: str):
-        self.text = text
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.layout = _Layout([_Table((), False, _Place(1, 1, 1))])
-
-    def scan(self) -> _Layout:
-        """Walk the statements: blank lines, comments, table headers and key = value lines."""
-        pos = 0
-        while (pos := self._skip_blanks(pos)) < len(self.text):
-            if self.text[pos] == "#":
-                pos = self._line_end(pos)
-            elif self.text[pos] == "[":
-                pos = self._header(pos)
-            else:
-                pos = self._key_value(pos)
-        return self.layout
-
-    def place(self, pos: int) -> tuple[int, int]:
-        """The line and column of a position in the text."""
-        line = bisect.bisect_right(self.line_starts, pos)
-        return line, pos - self.line_starts[line - 1] + 1
-
-    def _skip_blanks(self, pos: int) -> int:
-        """The first position from ``pos`` that is not a space or a line break."""
-        while pos < len(self.text) and self.text[pos] in " \t\r\n":
-            pos += 1
-        return pos
-
-    def _line_end(self, pos: int) -> int:
-        """The position after the line break that ends the line of ``pos``."""
-        end = self.text.find("\n", pos)
-        return len(self.text) if end < 0 else end + 1
-
-    def _header(self, pos: int) -> int:
-        """Record the table header at ``pos``: [name] or [[name]]."""
-        is_array = self.text.startswith("[[", pos)
-        start = pos + (2 if is_array else 1)
-        close = self._find_on_line(start, "]")
-        name = self.text[start:close if close >= 0 else self._line_end(start)]
-        line, column = self.place(pos)
-        name_column = self.place(self._skip_blanks(start))[1]
-        self.layout.tables.append(_Table(_name_parts(f"[{name.strip()}]"), is_array, _Place(line, column, name_column)))
-        return self._line_end(pos)
-
-    def _key_value(self, pos: int) -> int:
-        """Record the key at ``pos`` in the current table, noting a key set twice, and skip its value."""
-        equals = self._find_on_line(pos, "=")
-        if equals < 0:  # not a statement tomllib would accept; it has said so already
-            return self._line_end(pos)
-        parts = _name_parts(f"{self.text[pos:equals].strip()} = 0")
-        value = equals + 1
-        while value < len(self.text) and self.text[value] in " \t":
-            value += 1
-        line, column = self.place(pos)
-        here = _Place(line, column, self.place(value)[1])
-        table = self.layout.tables[-1]
-        if parts in table.full_keys:
-            self.layout.repeated.append((".".join(parts), table.full_keys[parts], here))
-        table.full_keys.setdefault(parts, here)
-        table.keys.setdefault(parts[0], here)
-        return self._skip_value(value)
-
-    def _find_on_line(self, pos: int, wanted: str) -> int:
-        """The position of ``wanted`` outside strings before the line ends, or -1."""
-        while pos < len(self.text) and self.text[pos] != "\n":
-            if self.text[pos] == wanted:
-                return pos
-            pos = self._skip_string(pos) if self.text[pos] in "\"'" else pos + 1
-        return -1
-
-    def _skip_string(self, pos: int) -> int:
-        """The position after the string starting at ``pos``, of any of the four kinds."""
-        quote = self.text[pos]
-        delimiter = quote * 3 if self.text.startswith(quote * 3, pos) else quote
-        i = pos + len(delimiter)
-        while i < len(self.text):
-            if self.text[i] == "\\" and quote == '"':
-                i += 2
-            elif self.text[i] == "\n" and len(delimiter) == 1:
-                break
-            elif self.text.startswith(delimiter, i):
-                return i + len(delimiter)
-            else:
-                i += 1
-        self._left_open(pos)
-        return i
-
-    def _skip_value(self, pos: int) -> int:
-        """The position after the line on which the value starting at ``pos`` ends."""
-        openings = []
-        while pos < len(self.text):
-            char = self.text[pos]
-            if char in "\"'":
-                pos = self._skip_string(pos)
-                continue
-            if char in "#\n":
-                pos = self._line_end(pos)
-                if not openings:
-                    return pos
-                continue
-            if char in "[{":
-                openings.append(pos)
-            elif char in "]}" and openings:
-                openings.pop()
-            pos += 1
-        if openings:
-            self._left_open(openings[0])
-        return pos
-
-    def _left_open(self, pos: int) -> None:
-        """Remember the first string or bracket that is never closed."""
-        if self.layout.unclosed is None:
-            self.layout.unclosed = self.place(pos)
-
-
-def _name_parts(statement: str) -> tuple[str, ...]:
-    """The parts of the (quoted, dotted) name in a one-line header or ``key = 0``, read by tomllib."""
-    try:
-        node = tomllib.loads(statement)
-    except tomllib.TOMLDecodeError:
-        return (statement.strip("[] "),)
-    parts = []
-    while isinstance(node, dict) and node:
-        name = next(iter(node))
-        parts.append(name)
-        node = node[name]
-    return tuple(parts)
-
-
-# --- TOML syntax errors in plain words ----------------------------------------------------
-
-_POSITION = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
-_UNCLOSED_TEXT_HINT = 'end the text with the quote mark it starts with, e.g. name = "Brücke e.V."'
-_SYNTAX_WORDS = (
-    ("Invalid value", "this value cannot be read",
-     'put text in double quotes, e.g. town = "Lindenau"; write numbers and true or false without quotes'),
-    ("Expected newline or end of document after a statement", "something follows the value on this line",
-     'put each key = value on a line of its own; numbers with a leading zero, such as a municipality key, '
-     'go in quotes: ags = "06639011"'),
-    ("Illegal character '\\n'", "the text in quotes is not closed on this line", _UNCLOSED_TEXT_HINT),
-    ("Unterminated string", "the text in quotes is never closed", _UNCLOSED_TEXT_HINT),
-    ("Unclosed array", "a list opened with [ is never closed", "close the list with ]"),
-    ("Expected ']]' at the end of an array declaration", "the [[source]] header is not closed",
-     "write [[source]] with two brackets on each side"),
-    ("Expected ']' at the end of a table declaration", "the table header is not closed",
-     "write [[source]] with two brackets on each side"),
-    ("Cannot declare", "this table is declared twice",
-     "start each source with [[source]] in double brackets; a table in single brackets exists only once"),
-    ("Expected '=' after a key in a key/value pair", "the key on this line has no = after it",
-     'write key = value, e.g. town = "Lindenau"; keys have no spaces (allow_private, not allow private)'),
-    ("Invalid statement", "this line is neither a [[source]] header nor key = value",
-     'write key = value, e.g. town = "Lindenau", or start the line with # to make it a comment'),
-)
-
-
-def _syntax_problem(reason: str, text: str) -> Problem:
-    """A tomllib error in plain words, at its line and column or at what the scanner found open."""
-    match = _POSITION.search(reason)
-    what = reason[:match.start()] if match else reason
-    layout = _Scanner(text).scan()
-    if match and match.group(1):
-        line, column = int(match.group(1)), int(match.group(2))
-    else:
-        line, column = layout.unclosed or (text.count("\n") + 1, 1)
-    if what.startswith("Cannot overwrite a value") and layout.repeated:
-        name, first, second = layout.repeated[0]
-        return error("", f"`{name}` is set twice in one table, at lines {first.line} and {second.line}",
-                     "each key appears once per [[source]]; remove one of the two lines", "repeated-key").at(second.line, second.column)
-    message, hint = next(((m, h) for start, m, h in _SYNTAX_WORDS if what.startswith(start)),
-                         (what, "see https://toml.io/en/v1.0.0 for how TOML files are written"))
-    return error("", f"the file is not valid TOML: {message}", hint, "toml-syntax").at(line, column)
-
-
 # --- the document: only [[source]] tables ---------------------------------------------------
 
-def _read_sources(document: dict, layout: _Layout, folder: Path) -> tuple[list[Source], list[Problem]]:
+_MOVE_BELOW_HEADER = "move it below the [[source]] header of the source it belongs to"
+
+
+def _read_sources(document: dict, layout: Layout, folder: Path) -> tuple[list[Source], list[Problem]]:
     """The sources of a parsed registry, and every problem found in it."""
     problems = _stray_problems(layout)
     entries = document.get("source")
@@ -322,7 +112,7 @@ def _read_sources(document: dict, layout: _Layout, folder: Path) -> tuple[list[S
     return sources, problems
 
 
-def _source_tables(layout: _Layout) -> list[_Table]:
+def _source_tables(layout: Layout) -> list[Table]:
     """The [[source]] tables; a [source.x] sub-table counts as key `x` of the source above it."""
     tables = []
     for table in layout.tables:
@@ -333,39 +123,51 @@ def _source_tables(layout: _Layout) -> list[_Table]:
     return tables
 
 
-def _stray_problems(layout: _Layout) -> list[Problem]:
+def _stray_problems(layout: Layout) -> list[Problem]:
     """Keys above the first [[source]] and tables other than [[source]]."""
+    return _stray_key_problems(layout.tables[0]) + _stray_table_problems(layout.tables[1:])
+
+
+def _stray_key_problems(top: Table) -> list[Problem]:
+    """The keys set above the first table header, where they belong to no source."""
     problems = []
-    for name, place in layout.tables[0].keys.items():
+    for name, place in top.keys.items():
         if name == "source":
             message, hint = "sources cannot be written as `source = …`", "start each source with a [[source]] line and put its keys on the lines below"
         elif name in KEYS:
-            message, hint = f"`{name}` stands above the first [[source]] header", "move it below the [[source]] header of the source it belongs to"
+            message, hint = f"`{name}` stands above the first [[source]] header", _MOVE_BELOW_HEADER
         else:
             message, hint = f"`{name}` belongs to no source", "the registry holds only [[source]] tables; remove the line or make it a comment with #"
         problems.append(error(_pointer(name), message, hint, "stray-key").at(place.line, place.column))
-    seen, sources_begun = set(), False
-    for table in layout.tables[1:]:
-        top = table.path[0] if table.path else ""
-        shown = f"[[{'.'.join(table.path)}]]" if table.is_array else f"[{'.'.join(table.path)}]"
+    return problems
+
+
+def _stray_table_problems(tables: list[Table]) -> list[Problem]:
+    """Tables other than [[source]] and the sub-tables of a source, each unknown name once."""
+    problems, seen, sources_begun = [], set(), False
+    for table in tables:
+        top = table.path[0]
         if table.path == ("source",) and table.is_array:
             sources_begun = True
-            continue
-        if top == "source" and len(table.path) > 1:
-            if sources_begun:
-                continue  # a sub-table of the source above: reported there as an unknown key
-            message, hint = f"{shown} stands above the first [[source]] header", "move it below the [[source]] header of the source it belongs to"
-        elif top == "source":
-            message, hint = f"{shown} needs double brackets", "write [[source]]: each source is one entry of a list"
-        elif top in seen:
-            continue
-        else:
+        elif top == "source" and len(table.path) > 1 and sources_begun:
+            continue  # a sub-table of the source above: reported there as an unknown key
+        elif top == "source" or top not in seen:
             seen.add(top)
-            guess = did_you_mean(top, ["source"])
-            message = f"{shown} is not a table the registry knows"
-            hint = (f"did you mean [[{guess}]]? " if guess else "") + "the registry holds only [[source]] tables"
-        problems.append(error(_pointer(*table.path[:1]), message, hint, "stray-table").at(table.place.line, table.place.column))
+            message, hint = _stray_table_words(table)
+            problems.append(error(_pointer(top), message, hint, "stray-table").at(table.place.line, table.place.column))
     return problems
+
+
+def _stray_table_words(table: Table) -> tuple[str, str]:
+    """What is wrong with a table header other than [[source]], and how to mend it."""
+    name = ".".join(table.path)
+    shown = f"[[{name}]]" if table.is_array else f"[{name}]"
+    if table.path[0] == "source" and len(table.path) > 1:
+        return f"{shown} stands above the first [[source]] header", _MOVE_BELOW_HEADER
+    if table.path[0] == "source":
+        return f"{shown} needs double brackets", "write [[source]]: each source is one entry of a list"
+    guess = did_you_mean(table.path[0], ["source"])
+    return f"{shown} is not a table the registry knows", (f"did you mean [[{guess}]]? " if guess else "") + "the registry holds only [[source]] tables"
 
 
 def _pointer(*parts: str) -> str:
@@ -375,7 +177,7 @@ def _pointer(*parts: str) -> str:
 
 # --- one source ---------------------------------------------------------------------------
 
-def _read_source(entry: dict, table: _Table, pointer: str, folder: Path) -> tuple[Source | None, list[Problem]]:
+def _read_source(entry: dict, table: Table, pointer: str, folder: Path) -> tuple[Source | None, list[Problem]]:
     """One [[source]] table as a Source, or None and the problems that stop it."""
     problems = []
     values = {}
@@ -389,16 +191,19 @@ def _read_source(entry: dict, table: _Table, pointer: str, folder: Path) -> tupl
             problems.append(result.under(f"{pointer}/{key}").at(place.line, place.value_column))
         else:
             values[key] = result
-    for key in REQUIRED_KEYS:
-        if key not in entry:
-            who = f"the source '{entry['id']}'" if isinstance(entry.get("id"), str) else "this source"
-            problem = error(pointer, f"{who} has no `{key}`", f"add `{key}` below the [[source]] line: {_about(key)}", "missing-key")
-            problems.append(problem.at(table.place.line, table.place.column))
+    problems += _missing_key_problems(entry, table, pointer)
     if problems:
         return None, problems
     return Source(values["id"], values["name"], values["url"], values["kind"], values["town"], values.get("ags"),
                   values.get("format"), values.get("interval", DEFAULT_INTERVAL), values.get("allow_private", False),
                   table.place.line), []
+
+
+def _missing_key_problems(entry: dict, table: Table, pointer: str) -> list[Problem]:
+    """A problem for each required key the source lacks, at its [[source]] header."""
+    who = f"the source '{entry['id']}'" if isinstance(entry.get("id"), str) else "this source"
+    return [error(pointer, f"{who} has no `{key}`", f"add `{key}` below the [[source]] line: {_about(key)}", "missing-key")
+            .at(table.place.line, table.place.column) for key in REQUIRED_KEYS if key not in entry]
 
 
 def _unknown_key(key: str, pointer: str) -> Problem:
@@ -411,20 +216,30 @@ def _unknown_key(key: str, pointer: str) -> Problem:
 
 def _check_type(key: str, value) -> Problem | None:
     """A problem when the value has the wrong kind of TOML value for its key."""
-    if key == "allow_private":
-        if isinstance(value, bool):
-            return None
-        return error("", f"`allow_private` must be true or false, not {_shown(value)}",
-                     "write allow_private = true or allow_private = false, without quotes", "wrong-type")
-    if key == "interval":
-        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-            return None
-        return error("", f"`interval` must be a duration such as \"6h\" or a number of seconds, not {_shown(value)}",
-                     'write interval = "6h" (units: s, m, h, d)', "wrong-type")
-    if isinstance(value, str):
+    accepts, expected, hint = _TYPES.get(key, (_is_text, "text in quotes", None))
+    if accepts(value):
         return None
-    example = value if isinstance(value, (int, float)) and not isinstance(value, bool) else "…"
-    return error("", f"`{key}` must be text in quotes, not {_shown(value)}", f'write {key} = "{example}" with double quotes', "wrong-type")
+    example = value if _is_number(value) else "…"
+    hint = hint or f'write {key} = "{example}" with double quotes'
+    return error("", f"`{key}` must be {expected}, not {_shown(value)}", hint, "wrong-type")
+
+
+def _is_text(value) -> bool:
+    """True for a TOML string."""
+    return isinstance(value, str)
+
+
+def _is_number(value) -> bool:
+    """True for a TOML integer or float; TOML's true and false are not numbers."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_TYPES = {  # key: what it accepts, what that is called, how to write it
+    "allow_private": (lambda value: isinstance(value, bool), "true or false",
+                      "write allow_private = true or allow_private = false, without quotes"),
+    "interval": (lambda value: _is_text(value) or (_is_number(value) and isinstance(value, int)),
+                 'a duration such as "6h" or a number of seconds', 'write interval = "6h" (units: s, m, h, d)'),
+}
 
 
 def _shown(value) -> str:
@@ -568,16 +383,21 @@ def _describe(seconds: int) -> str:
 
 def _check_ags(value: str, folder: Path):
     """The municipality key, if it has eight digits and starts with a Land's number."""
-    if _AGS.fullmatch(value) and "01" <= value[:2] <= "16":
+    if _is_ags(value):
         return value
     digits = re.sub(r"[\s./-]", "", value)
-    if _AGS.fullmatch(digits) and "01" <= digits[:2] <= "16":
+    if _is_ags(digits):
         hint = f'write the eight digits without spaces or dots: ags = "{digits}"'
     elif _AGS.fullmatch(value):
         hint = "the first two digits name the Land, from 01 to 16; check the key in the Gemeindeverzeichnis of Destatis"
     else:
         hint = 'a municipality key (Amtlicher Gemeindeschlüssel) has exactly eight digits, e.g. "06639011"; look it up in the Gemeindeverzeichnis of Destatis'
     return error("", f"'{value}' is not a municipality key", hint, "bad-ags")
+
+
+def _is_ags(text: str) -> bool:
+    """True for eight digits whose first two name a Land, 01 to 16."""
+    return bool(_AGS.fullmatch(text)) and "01" <= text[:2] <= "16"
 
 
 def _check_allow_private(value: bool, folder: Path):
@@ -611,14 +431,14 @@ def _kinds() -> str:
 
 # --- across sources -------------------------------------------------------------------------
 
-def _duplicate_problems(rows: list[tuple[int, tuple[_Table, dict]]], folder: Path) -> list[Problem]:
+def _duplicate_problems(rows: list[tuple[int, tuple[Table, dict]]], folder: Path) -> list[Problem]:
     """Two sources with one id, or one feed registered twice (it would be harvested twice)."""
     problems = []
     for key, identity, says, hint, code in (
             ("id", str, "both have the id '{}'", "every source needs an id of its own; change one of the two", "duplicate-id"),
             ("url", lambda url: _feed_key(url, folder), "register the same feed",
              "the feed would be harvested twice; remove one of the two sources", "duplicate-url")):
-        first: dict[str, _Table] = {}
+        first: dict[str, Table] = {}
         for index, (table, entry) in rows:
             value = entry.get(key)
             if not isinstance(value, str) or first.setdefault(identity(value), table) is table:

@@ -7,6 +7,7 @@ import pytest
 
 from aggregator.sources import RegistryError, Source, load_registry
 from tests.conftest import DATA, REPO
+from tests.test_toml_places import SYNTAX_CASES
 
 REGISTRY = DATA / "registry"
 KEY_LIST = "the keys of a source are id, name, url, kind, town, ags, format, interval, allow_private"
@@ -133,14 +134,6 @@ CASES = [
     ("sub-table-above-sources", 2, 1, "/source", "stray-table", "[source.kontakt] stands above the first [[source]] header",
      "move it below the [[source]] header"),
     ("single-brackets", 1, 1, "/source", "stray-table", "[source] needs double brackets", "write [[source]]"),
-    ("text-without-quotes", 6, 8, "", "toml-syntax", "not valid TOML: this value cannot be read",
-     'put text in double quotes, e.g. town = "Lindenau"'),
-    ("ags-leading-zero-number", 7, 8, "", "toml-syntax", "something follows the value on this line",
-     'go in quotes: ags = "06639011"'),
-    ("header-not-closed", 8, 9, "", "toml-syntax", "the [[source]] header is not closed",
-     "write [[source]] with two brackets on each side"),
-    ("key-set-twice", 7, 1, "", "repeated-key", "`url` is set twice in one table, at lines 4 and 7", "remove one of the two lines"),
-    ("string-never-closed", 3, 8, "", "toml-syntax", "the text in quotes is never closed", "end the text with the quote mark"),
     ("not-utf8", 3, 17, "", "not-utf8", "the file is not saved as UTF-8", "save it as UTF-8"),
 ]
 
@@ -154,7 +147,7 @@ def test_each_mistake_is_reported_at_its_line_and_column(name, line, column, poi
 
 
 def test_every_registry_fixture_is_covered():
-    covered = {case[0] for case in CASES} | {"tricky-but-legal", "tricky-with-mistakes", "interval-as-list", "several-problems"}
+    covered = {case[0] for case in CASES + SYNTAX_CASES} | {"tricky-but-legal", "tricky-with-mistakes", "interval-as-list", "several-problems"}
     assert {p.stem for p in REGISTRY.glob("*.toml")} == covered
 
 
@@ -199,6 +192,15 @@ def test_registry_error_reads_like_compiler_output():
         f"{path}: the registry cannot be used",
         f"{path}:7:1: error: /source/0/intervall: `intervall` is not a key of a source (did you mean `interval`? {KEY_LIST})",
     ]
+
+
+@pytest.mark.parametrize("name, line, column", [("header-not-closed", 8, 9), ("key-set-twice", 7, 1)])
+def test_a_toml_syntax_error_stops_the_registry_at_its_line_and_column(name, line, column):
+    path = REGISTRY / f"{name}.toml"
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    assert len(raised.value.problems) == 1
+    assert str(raised.value).splitlines()[1].startswith(f"{path}:{line}:{column}: error: ")
 
 
 def test_a_registry_file_that_does_not_exist_is_an_os_error(tmp_path):
