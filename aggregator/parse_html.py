@@ -19,7 +19,7 @@ import lxml.etree
 import lxml.html
 
 from aggregator.parse_rss import (FALLBACK_UPDATED, event_end, keep_valid, language_tag, moment, place_location,
-                                  plain_text, record_id, unplaced, vocabulary_terms, web_address)
+                                  plain_text, record_id, set_if_given, unplaced, vocabulary_terms, web_address)
 from aggregator.parsed import Parsed
 from aggregator.xmlsafe import check_xml
 from feeds.checks import FeedContext
@@ -32,6 +32,9 @@ FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "applicat
 MAX_JSON_LD_CHARS = 4_000_000
 MAX_DEPTH = 32
 MAX_NODES = 20_000
+# Reading a record takes about a millisecond (mapping and validation): a page of tiny blocks must not hold the
+# harvester for minutes.
+MAX_RECORDS = 5000
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 # Properties whose values are further things the page describes, not parts of the thing holding them.
@@ -63,19 +66,23 @@ def parse_html(data: bytes, *, url: str, language: str = "de", timezone: str = "
     Raises UnsafeXML when the page declares XML entities and ValueError when it is no readable page.
     """
     check_xml(data)
-    parser = lxml.html.HTMLParser(encoding=_encoding(data), no_network=True, remove_comments=True,
-                                  remove_pis=True, huge_tree=False, decompress=False)
+    parser = _parser(data)
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
-    except (lxml.etree.ParserError, LookupError) as exc:
+    except lxml.etree.ParserError as exc:
         raise ValueError(f"not a readable web page: {exc}") from exc
     page_language = language_tag(root.get("lang") or root.get(XML_LANG))
     parsed = Parsed(timezone=timezone, default_language=page_language or language)
     parsed.problems.extend(_cut_short(parser))
-    parsed.alternates = _alternates(root, _base(root, url))
+    base = _base(root, url)
+    parsed.alternates = _alternates(root, base)
     blocks = _json_ld(root, parsed.problems)
     nodes = [found for value, line in blocks for found in _described(value, line, parsed.problems)]
-    _PageReader(url, page_language, language, timezone).read(nodes, parsed)
+    if len(nodes) > MAX_RECORDS:
+        parsed.problems.append(warning("", f"The page describes {len(nodes):,} events, organisations and services; "
+                                           f"only the first {MAX_RECORDS:,} are read.", "Publish a feed with pages "
+                                           "instead.", "json-ld-too-many").at(nodes[MAX_RECORDS][1], None))
+    _PageReader(base, page_language, language, timezone).read(nodes[:MAX_RECORDS], parsed)
     if not parsed.alternates and not parsed.record_count:
         message = ("no schema.org data and no feed link found on the page" if not blocks else
                    "the page's schema.org data describes no event, organisation or service, and it links no feed")
@@ -84,20 +91,34 @@ def parse_html(data: bytes, *, url: str, language: str = "de", timezone: str = "
     return parsed
 
 
-def _encoding(data: bytes) -> str:
-    """The page's encoding: its byte order mark, its <meta charset>, else UTF-8 when it decodes, else Windows-1252."""
+def _parser(data: bytes) -> lxml.html.HTMLParser:
+    """An HTML parser for an untrusted page in the page's encoding: no network, libxml2's size limits on."""
+    for encoding in _encodings(data):
+        try:
+            return lxml.html.HTMLParser(encoding=encoding, no_network=True, remove_comments=True, remove_pis=True,
+                                        huge_tree=False, decompress=False)
+        except LookupError:  # a <meta charset> libxml2 does not know
+            continue
+    raise AssertionError("UTF-8 and Windows-1252 are always known")
+
+
+def _encodings(data: bytes) -> list[str]:
+    """Encodings to try, best first: the byte order mark, the <meta charset>, UTF-8 when it decodes, Windows-1252.
+
+    libxml2 guesses Latin-1 for a page that declares nothing, which garbles the UTF-8 most pages are in.
+    """
     if data.startswith(codecs.BOM_UTF8):
-        return "utf-8"
+        return ["utf-8"]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        return ["utf-16"]
     declared = META_CHARSET.search(data[:4096])
-    if declared:
-        return declared[1].decode("ascii")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return "windows-1252"
-    return "utf-8"
+        undeclared = "windows-1252"
+    else:
+        undeclared = "utf-8"
+    return [declared[1].decode("ascii"), undeclared] if declared else [undeclared]
 
 
 def _cut_short(parser: lxml.html.HTMLParser) -> list[Problem]:
@@ -154,9 +175,13 @@ def _json_ld(root, problems: list[Problem]) -> list[tuple[object, int]]:
 def _described(value, line: int, problems: list[Problem]) -> list[tuple[dict, int]]:
     """The events, organisations and services in one block: at the top, in @graph, lists and other containers."""
     found, stack, visited = [], [(value, 0)], 0
-    while stack and visited < MAX_NODES:
+    while stack:
         item, depth = stack.pop()
         visited += 1
+        if visited > MAX_NODES:
+            problems.append(warning("", f"A schema.org block has more than {MAX_NODES:,} parts; the rest is not read.",
+                                    "Split the data into several pages.", "json-ld-too-large").at(line, None))
+            break
         if depth > MAX_DEPTH:
             problems.append(warning("", f"A schema.org block is nested deeper than {MAX_DEPTH} levels; the deeper "
                                         "parts are not read.", "Nest the data less deeply.", "json-ld-too-deep")
@@ -197,6 +222,7 @@ class _PageReader:
     def __init__(self, url: str, page_language: str | None, language: str, zone: str):
         self.url, self.page_language, self.language, self.zone = url, page_language, language, zone
         self.seen: set[str] = set()
+        self.described: set[tuple[str, str]] = set()
         self.organisations: dict[str, str] = {}  # @id and folded name → local id
 
     def read(self, nodes: list[tuple[dict, int]], parsed: Parsed) -> None:
@@ -221,19 +247,25 @@ class _PageReader:
         self.seen.add(record["id"])
         records.append(record)
         if kind == "organisation":
-            own = _first_string(node.get("@id"))
-            for key in (urljoin(self.url, own) if own else None, *(fold(name) for name in record["name"].values())):
-                if isinstance(key, str) and key:
+            for key in [self._node_id(node), *(fold(name) for name in record["name"].values())]:
+                if key:
                     self.organisations.setdefault(key, record["id"])
 
-    def _claim_id(self, node: dict, extra: str = "") -> str | None:
-        """A local id from the node's @id or url, told apart by ``extra`` (the start) when taken; None for a repeat."""
-        own = _first_string(node.get("@id")) or _first_string(node.get("url"))
-        key = urljoin(self.url, own) if own else f"{'-'.join(sorted(_types(node)))}|{_first_string(node.get('name'))}|{extra}"
-        for candidate in (record_id(key), record_id(f"{key}|{extra}")):
-            if candidate not in self.seen:
-                return candidate
-        return None
+    def _node_id(self, node: dict) -> str:
+        """The node's @id as an absolute address ("#org" on a page stands for page#org), or ""."""
+        own = _first_string(node.get("@id"))
+        return urljoin(self.url, own) if own else ""
+
+    def _claim_id(self, node: dict, start: str = "") -> str | None:
+        """A local id from the node's @id or url, told apart by its start when another record has it; None when
+        the page describes the same thing twice."""
+        own = self._node_id(node) or web_address(_first_string(node.get("url")), self.url)
+        key = own or f"{'-'.join(sorted(_types(node)))}|{_first_string(node.get('name'))}"
+        if (key, start) in self.described:
+            return None
+        self.described.add((key, start))
+        return next((candidate for candidate in (record_id(key), record_id(f"{key}|{start}"))
+                     if candidate not in self.seen), None)
 
     def _organisation(self, node: dict, problems: list[Problem]) -> dict | None:
         """An organisation from an Organization (or a subtype, or a place of worship)."""
@@ -247,12 +279,12 @@ class _PageReader:
                     "faith-community" if types & FAITH_TYPES else "other")
         record = {"id": own_id, "updated": self._updated(node), "name": _texts(node.get("name"), language),
                   "kind": kind}
-        _put(record, "description", _texts(node.get("description"), language))
-        _put(record, "website", web_address(_first_string(node.get("url")), self.url))
-        _put(record, "email", _first_string(node.get("email")).removeprefix("mailto:").strip())
-        _put(record, "phone", _first_string(node.get("telephone")).removeprefix("tel:").strip())
-        _put(record, "address", _address(node.get("address")))
-        _put(record, "languages", _spoken(node.get("knowsLanguage")))
+        set_if_given(record, "description", _texts(node.get("description"), language))
+        set_if_given(record, "website", web_address(_first_string(node.get("url")), self.url))
+        set_if_given(record, "email", _first_string(node.get("email")).removeprefix("mailto:").strip())
+        set_if_given(record, "phone", _first_string(node.get("telephone")).removeprefix("tel:").strip())
+        set_if_given(record, "address", _address(node.get("address")))
+        set_if_given(record, "languages", _spoken(node.get("knowsLanguage")))
         return record
 
     def _offer(self, node: dict, problems: list[Problem]) -> dict | None:
@@ -264,16 +296,16 @@ class _PageReader:
         channels = [channel for channel in _listed(node.get("availableChannel")) if isinstance(channel, dict)]
         record = {"id": own_id, "updated": self._updated(node), "title": _texts(node.get("name"), language),
                   "status": "active"}
-        _put(record, "description", _texts(node.get("description"), language))
-        _put(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
-        _put(record, "languages", list(dict.fromkeys(_spoken(node.get("availableLanguage")) + [
+        set_if_given(record, "description", _texts(node.get("description"), language))
+        set_if_given(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
+        set_if_given(record, "languages", list(dict.fromkeys(_spoken(node.get("availableLanguage")) + [
             tag for channel in channels for tag in _spoken(channel.get("availableLanguage"))])))
         places = [place for channel in channels for place in _listed(channel.get("serviceLocation"))]
-        _put(record, "locations", [location for location in (self._location(place, language, problems)
-                                                             for place in places) if location])
-        _put(record, "cost", _cost(node))
-        _put(record, "provider", self._reference(node.get("provider")))
-        _put(record, "url", web_address(_first_string(node.get("url")), self.url))
+        locations = (self._location(place, language, problems) for place in places)
+        set_if_given(record, "locations", [location for location in locations if location])
+        set_if_given(record, "cost", _cost(node))
+        set_if_given(record, "provider", self._reference(node.get("provider")))
+        set_if_given(record, "url", web_address(_first_string(node.get("url")), self.url))
         return record
 
     def _event(self, node: dict, problems: list[Problem]) -> dict | None:
@@ -290,17 +322,17 @@ class _PageReader:
             return None
         language = self._text_language(node)
         record = {"id": own_id, "updated": self._updated(node), "title": _texts(node.get("name"), language)}
-        _put(record, "description", _texts(node.get("description"), language))
-        _put(record, "status", STATUSES.get(_term(node.get("eventStatus"))))
+        set_if_given(record, "description", _texts(node.get("description"), language))
+        set_if_given(record, "status", STATUSES.get(_term(node.get("eventStatus"))))
         record["start"] = written(start)
-        end = moment(_first_string(node.get("endDate")), self.zone) if node.get("endDate") else None
-        _put(record, "end", event_end(start, end, False, problems))
-        _put(record, "location", self._location(node.get("location"), language, problems))
-        _put(record, "organiser", self._reference(node.get("organizer")))
-        _put(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
-        _put(record, "languages", _spoken(node.get("inLanguage")))
-        _put(record, "cost", _cost(node))
-        _put(record, "url", web_address(_first_string(node.get("url")), self.url))
+        end = moment(_first_string(node.get("endDate")), self.zone)
+        set_if_given(record, "end", event_end(start, end, False, problems))
+        set_if_given(record, "location", self._location(node.get("location"), language, problems))
+        set_if_given(record, "organiser", self._reference(node.get("organizer")))
+        set_if_given(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
+        set_if_given(record, "languages", _spoken(node.get("inLanguage")))
+        set_if_given(record, "cost", _cost(node))
+        set_if_given(record, "url", web_address(_first_string(node.get("url")), self.url))
         return record
 
     def _text_language(self, node: dict) -> str:
@@ -317,17 +349,16 @@ class _PageReader:
         for key in ("dateModified", "datePublished"):
             value = moment(_first_string(node.get(key)), self.zone)
             if value is not None:
-                local = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
-                return local.replace(tzinfo=ZoneInfo(self.zone)).astimezone(utc.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                wall = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+                return wall.replace(tzinfo=ZoneInfo(self.zone)).astimezone(utc.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return FALLBACK_UPDATED
 
     def _reference(self, value) -> str | None:
         """The local id of the first organisation on this page that the organiser or provider names."""
         for item in _listed(value):
-            own = _first_string(item.get("@id")) if isinstance(item, dict) else ""
-            names = [_first_string(item.get("name"))] if isinstance(item, dict) else [_first_string(item)]
-            for key in [urljoin(self.url, own)] * bool(own) + [fold(name) for name in names if name]:
-                found = self.organisations.get(key)
+            keys = [self._node_id(item), _first_string(item.get("name"))] if isinstance(item, dict) else [item]
+            for key in (key for key in keys if isinstance(key, str) and key):
+                found = self.organisations.get(key) or self.organisations.get(fold(key))
                 if found:
                     return found
         return None
@@ -343,16 +374,10 @@ class _PageReader:
         return None
 
 
-def _put(record: dict, name: str, value) -> None:
-    """Set a field only when there is something to say."""
-    if value:
-        record[name] = value
-
-
 def _first_string(value) -> str:
     """The first string of a value that may be a list, a JSON-LD value object, or missing."""
     for item in _listed(value):
-        if isinstance(item, dict):
+        if isinstance(item, dict):  # {"@value": …} or a thing named by {"@id": …}
             item = item.get("@value", item.get("@id"))
         if isinstance(item, (str, int, float)) and not isinstance(item, bool):
             return str(item)
@@ -368,8 +393,9 @@ def _texts(value, language: str) -> dict[str, str]:
     """A text map from a string, a language-tagged value object (@value, @language) or a list of them."""
     texts = {}
     for item in _listed(value):
-        tag, wording = (language_tag(item.get("@language")) or language, item.get("@value")) \
-            if isinstance(item, dict) else (language, item)
+        tag, wording = language, item
+        if isinstance(item, dict):
+            tag, wording = language_tag(item.get("@language")) or language, item.get("@value")
         cleaned = plain_text(wording) if isinstance(wording, str) else ""
         if cleaned:
             texts.setdefault(tag, cleaned)
@@ -421,10 +447,10 @@ def _address(value) -> dict | None:
                "city": _first_string(value.get("addressLocality")).strip()}
     if not all(address.values()):
         return None
-    country = _first_string(value.get("addressCountry")) or _first_string(
-        (value.get("addressCountry") or {}).get("name") if isinstance(value.get("addressCountry"), dict) else None)
-    if re.fullmatch(r"[A-Za-z]{2}", country.strip()):
-        address["country"] = country.strip().upper()
+    country = value.get("addressCountry")
+    code = _first_string(country.get("name") if isinstance(country, dict) else country).strip()
+    if re.fullmatch(r"[A-Za-z]{2}", code):
+        address["country"] = code.upper()
     return address
 
 
@@ -437,7 +463,7 @@ def _place(value, language: str) -> dict | None:
     address = _address(value.get("address"))
     if address:
         location = {"location_type": "physical"}
-        _put(location, "name", _texts(value.get("name"), language))
+        set_if_given(location, "name", _texts(value.get("name"), language))
         location["address"] = address
         location.update(_coordinates(value.get("geo")))
         return location
@@ -456,14 +482,12 @@ def _coordinates(geo) -> dict:
 
 def _place_words(value) -> str:
     """How a place the page gives reads, for a warning."""
-    if isinstance(value, dict):
-        parts = [_first_string(value.get("name")), _first_string(value.get("address"))]
-        address = value.get("address")
-        if isinstance(address, dict):
-            parts[1] = " ".join(_first_string(address.get(key)) for key in ("streetAddress", "postalCode",
-                                                                             "addressLocality"))
-        return ", ".join(" ".join(part.split()) for part in parts if part.strip())
-    return _first_string(value)
+    if not isinstance(value, dict):
+        return _first_string(value)
+    address = value.get("address")
+    parts = [value.get("name")] + ([address.get(key) for key in ("streetAddress", "postalCode", "addressLocality")]
+                                   if isinstance(address, dict) else [address])
+    return ", ".join(words for words in (" ".join(_first_string(part).split()) for part in parts) if words)
 
 
 def _cost(node: dict) -> dict | None:

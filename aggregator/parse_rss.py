@@ -7,13 +7,15 @@ that write an event's start into ``pubDate``: The Events Calendar (its guids rea
 2.0 spec, no ``<generator>``, each guid equal to the item's link).
 
 The bytes pass ``check_xml`` before feedparser sees them, and feedparser gets them as a stream: handed a
-string it would open URLs and files itself. The helpers at the end are shared with the HTML parser.
+string it fetches URLs and opens files itself, and handed bytes that read like a path it opens that file.
+The helpers at the end are shared with the HTML parser.
 """
 import html
 import io
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import timezone as utc
 from functools import cache
@@ -25,7 +27,7 @@ import nh3
 
 import wegweiser_schema
 from aggregator.parsed import Parsed
-from aggregator.xmlsafe import check_xml
+from aggregator.xmlsafe import check_xml, count_start_tags
 from feeds.checks import EARLIEST, FeedContext
 from feeds.ical_read import local_id
 from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
@@ -37,12 +39,15 @@ XCAL_NAMESPACE = "urn:ietf:params:xml:ns:xcal"
 TRIBE_EVENT_GUID = re.compile(r"[?&]post_type=tribe_events(?:&|$)")
 RSS_SPEC_DOCS = frozenset({"http://blogs.law.harvard.edu/tech/rss", "https://blogs.law.harvard.edu/tech/rss"})
 WEB_ADDRESS = re.compile(r"^https?://[^\s]+$")
-BLOCK_ENDS = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|tr|blockquote)\s*>", re.IGNORECASE)
+LINE_ENDS = re.compile(r"<br\s*/?>|</(?:li|tr|dt|dd)\s*>", re.IGNORECASE)
+PARAGRAPH_ENDS = re.compile(r"</(?:p|div|h[1-6]|blockquote|ul|ol|table)\s*>", re.IGNORECASE)
 DAY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 ENTITY_REFERENCE = re.compile(r"&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 # Harvests of an unchanged feed must give identical records, so items that never say when they changed get a
 # fixed time: the earliest the validator accepts (the iCal reader's 1970 would be rejected as implausible).
 FALLBACK_UPDATED = f"{EARLIEST.isoformat()}T00:00:00Z"
+# feedparser needs about a millisecond per item: 20 MB of tiny items would hold a harvester for many minutes.
+MAX_ITEMS = 5000
 
 
 def parse_rss(data: bytes, *, url: str, language: str = "de", timezone: str = "Europe/Berlin") -> Parsed:
@@ -52,10 +57,14 @@ def parse_rss(data: bytes, *, url: str, language: str = "de", timezone: str = "E
     no feed at all.
     """
     check_xml(data)
+    items = count_start_tags(data, ("item", "entry"))
+    if items > MAX_ITEMS:
+        raise ValueError(f"the feed has {items:,} items, more than the {MAX_ITEMS:,} read from one feed: publish "
+                         "only upcoming events and recent posts, or split the feed into pages")
     document = feedparser.parse(io.BytesIO(data))
     if document.bozo and not document.entries:
         raise ValueError(f"not a readable RSS or Atom feed: {_fault(document.bozo_exception)}")
-    if not document.version and not document.entries:
+    if not document.get("version") and not document.entries:
         raise ValueError("not an RSS or Atom feed: the XML has neither a <rss>, <feed> nor <rdf:RDF> root")
     texts_language = language_tag(document.feed.get("language")) or language
     parsed = Parsed(default_language=texts_language, timezone=timezone, next_url=_next_page(document, url))
@@ -63,8 +72,7 @@ def parse_rss(data: bytes, *, url: str, language: str = "de", timezone: str = "E
         parsed.problems.append(warning("", f"The feed has a fault ({_fault(document.bozo_exception)}), so its "
                                            "items were read leniently and may be incomplete.",
                                        "Check the feed at https://validator.w3.org/feed/", "rss-not-well-formed"))
-    reader = _ItemReader(url, texts_language, timezone, _xcal_prefixes(document),
-                         _start_in_pubdate(document))
+    reader = _ItemReader(document, url, texts_language, timezone)
     for entry in document.entries:
         reader.read(entry, parsed)
     return parsed
@@ -91,101 +99,103 @@ def _xcal_prefixes(document) -> list[str]:
     return [prefix.lower() for prefix, uri in document.get("namespaces", {}).items() if uri == XCAL_NAMESPACE]
 
 
-def _start_in_pubdate(document):
-    """A test telling whether an item's pubDate is its event's start, as two WordPress plugins write it."""
-    feed = document.feed
-    events_manager = (feed.get("docs") in RSS_SPEC_DOCS and not feed.get("generator") and document.entries
-                      and all(entry.get("id") and entry.get("id") == entry.get("link") for entry in document.entries))
-    return lambda entry: bool(events_manager or TRIBE_EVENT_GUID.search(entry.get("id", "")))
+def _made_by_events_manager(document) -> bool:
+    """True for the feed template of Events Manager, whose pubDates are the events' starts."""
+    feed, entries = document.feed, document.entries
+    return bool(feed.get("docs") in RSS_SPEC_DOCS and not feed.get("generator") and entries
+                and all(entry.get("id") and entry.get("id") == entry.get("link") for entry in entries))
 
 
 class _ItemReader:
     """Turns a feed's items into events and posts, each id used once."""
 
-    def __init__(self, url: str, language: str, zone: str, xcal_prefixes: list[str], start_in_pubdate):
+    def __init__(self, document, url: str, language: str, zone: str):
         self.url, self.language, self.zone = url, language, zone
-        self.xcal_prefixes, self.start_in_pubdate = xcal_prefixes, start_in_pubdate
+        self.xcal_prefixes = _xcal_prefixes(document)
+        self.events_manager = _made_by_events_manager(document)
         self.context = FeedContext(today=date.today(), default_language=language, timezone=zone)
         self.seen: set[str] = set()
+
+    def pubdate_is_start(self, entry) -> bool:
+        """True where a WordPress event plugin wrote the event's start into the item's pubDate."""
+        return self.events_manager or bool(TRIBE_EVENT_GUID.search(entry.get("id", "")))
 
     def read(self, entry, parsed: Parsed) -> None:
         """Add one item as an event when it carries a readable start, else as a post."""
         title = plain_text(entry.get("title", ""))
-        key = entry.get("id") or entry.get("link") or f"{title}|{entry.get('published', '')}"
-        own_id = record_id(key)
+        own_id = record_id(entry.get("id") or entry.get("link") or f"{title}|{entry.get('published', '')}")
         if own_id in self.seen:
             parsed.problems.append(warning("", f"The item {title!r} repeats the guid of an earlier item, so it is "
                                                "left out.", "Give every item its own guid.", "rss-duplicate-guid"))
             return
         self.seen.add(own_id)
         dates = self._event_dates(entry)
-        start = moment(dates[0], self.zone) if dates else None
+        start = moment(dates.start, self.zone) if dates else None
         if dates and start is None:
-            parsed.problems.append(warning("", f"The item {title!r} gives its start as {dates[0]!r}, which cannot be "
-                                               "read, so it is kept as a news post.",
+            parsed.problems.append(warning("", f"The item {title!r} gives its start as {dates.start!r}, which cannot "
+                                               "be read, so it is kept as a news post.",
                                            "Write dates like 2026-12-05T18:00:00+01:00.", "rss-unreadable-date"))
         if start is None:
             parsed.posts.append(self._post(entry, own_id, title))
             return
-        self._add_event(entry, own_id, title, start, dates, parsed)
+        problems: list[Problem] = []
+        event = keep_valid("event", self._event(entry, own_id, title, start, dates, problems), self.context, problems)
+        parsed.problems.extend(problem.under(f"/events/{len(parsed.events)}") for problem in problems)
+        if event:
+            parsed.events.append(event)
 
-    def _event_dates(self, entry) -> tuple[str, str, str, bool] | None:
-        """Raw start, end and place of an event item, and whether an all-day end is exclusive (as in xCal)."""
+    def _event_dates(self, entry) -> "_Dates | None":
+        """What an item says about its event, or None for an item that is no event."""
         if entry.get("ev_startdate"):
-            return entry["ev_startdate"], entry.get("ev_enddate", ""), entry.get("ev_location", ""), False
+            return _Dates(entry["ev_startdate"], entry.get("ev_enddate", ""), entry.get("ev_location", ""))
         for prefix in self.xcal_prefixes:
             if entry.get(f"{prefix}_dtstart"):
-                return (entry[f"{prefix}_dtstart"], entry.get(f"{prefix}_dtend", ""),
-                        entry.get(f"{prefix}_location", ""), True)
-        if entry.get("published_parsed") and self.start_in_pubdate(entry):
-            return _utc(entry.published_parsed).isoformat(), "", "", False
+                return _Dates(entry[f"{prefix}_dtstart"], entry.get(f"{prefix}_dtend", ""),
+                              entry.get(f"{prefix}_location", ""), exclusive_end=True)
+        if entry.get("published_parsed") and self.pubdate_is_start(entry):
+            return _Dates(_utc(entry.published_parsed).isoformat())
         return None
 
     def _post(self, entry, own_id: str, title: str) -> dict:
         """A news item: title, link, publication time and a plain-text summary."""
-        published = entry.get("published_parsed") or entry.get("updated_parsed")
+        published = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
         return {"id": own_id, "title": title, "url": web_address(entry.get("link", ""), self.url),
                 "published": _timestamp(published) if published else None,
                 "summary": plain_text(entry.get("summary", ""))}
 
-    def _add_event(self, entry, own_id: str, title: str, start: date | datetime,
-                   dates: tuple[str, str, str, bool], parsed: Parsed) -> None:
-        """Append the event record for an item with a readable start, with the problems met on the way."""
-        raw_start, raw_end, place, exclusive_end = dates
+    def _event(self, entry, own_id: str, title: str, start: date | datetime, dates: "_Dates",
+               problems: list[Problem]) -> dict:
+        """The event record of an item with a readable start."""
         language = language_tag(entry.get("title_detail", {}).get("language")) or self.language
-        pointer = f"/events/{len(parsed.events)}"
-        problems: list[Problem] = []
         record = {"id": own_id, "updated": self._updated(entry), "title": {language: title}}
-        description = plain_text(entry.get("summary", "") or _content(entry))
-        if description:
-            record["description"] = {language: description}
+        set_if_given(record, "description", {language: plain_text(entry.get("summary", "") or _content(entry))})
         record["start"] = written(start)
-        end = event_end(start, moment(raw_end, self.zone) if raw_end else None, exclusive_end, problems)
-        if end:
-            record["end"] = end
-        if place.strip():
-            location = place_location(place, language)
-            if location:
-                record["location"] = location
-            else:
-                problems.append(unplaced(place))
-        categories = vocabulary_terms(_tag_words(entry), "categories")
-        if categories:
-            record["categories"] = categories
-        link = web_address(entry.get("link", ""), self.url)
-        if link:
-            record["url"] = link
-        kept = keep_valid("event", record, self.context, problems)
-        parsed.problems.extend(problem.under(pointer) for problem in problems)
-        if kept:
-            parsed.events.append(kept)
+        set_if_given(record, "end", event_end(start, moment(dates.end, self.zone), dates.exclusive_end, problems))
+        if dates.place.strip():
+            location = place_location(dates.place, language)
+            set_if_given(record, "location", location)
+            problems.extend([] if location else [unplaced(dates.place)])
+        set_if_given(record, "categories", vocabulary_terms(_tag_words(entry), "categories"))
+        set_if_given(record, "url", web_address(entry.get("link", ""), self.url))
+        return record
 
     def _updated(self, entry) -> str:
         """When the item last changed, in UTC; a pubDate that holds the event's start does not count."""
-        changed = entry.get("updated_parsed")
-        if changed is None and not self.start_in_pubdate(entry):
+        # dict.get: feedparser's own get answers updated_parsed with published_parsed when the item has none.
+        changed = dict.get(entry, "updated_parsed")
+        if changed is None and not self.pubdate_is_start(entry):
             changed = entry.get("published_parsed")
         return _timestamp(changed) if changed else FALLBACK_UPDATED
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """An item's event as written: start, end and place, and whether an all-day end is exclusive (as in xCal)."""
+
+    start: str
+    end: str = ""
+    place: str = ""
+    exclusive_end: bool = False
 
 
 def _content(entry) -> str:
@@ -211,6 +221,12 @@ def _timestamp(parsed_time: time.struct_time) -> str:
 
 # --- shared with the HTML parser ----------------------------------------------------------
 
+def set_if_given(record: dict, name: str, value) -> None:
+    """Set a field only when there is something in it: no empty texts, lists or addresses."""
+    if value and (not isinstance(value, dict) or any(value.values())):
+        record[name] = value
+
+
 def record_id(key: str) -> str:
     """A local id from a guid, link or @id; web addresses lose their scheme, which says nothing."""
     return local_id(re.sub(r"^https?://", "", key.strip(), flags=re.IGNORECASE) or key)
@@ -226,7 +242,7 @@ def plain_text(markup: str) -> str:
     """Text without markup: tags stripped by nh3 (scripts and styles with their content), entities unescaped."""
     text = markup or ""
     for _ in range(2):  # feeds sometimes escape their HTML twice; a second pass removes the inner markup
-        text = html.unescape(nh3.clean(BLOCK_ENDS.sub("\n", text), tags=set()))
+        text = html.unescape(nh3.clean(PARAGRAPH_ENDS.sub("\n\n", LINE_ENDS.sub("\n", text)), tags=set()))
         if not (nh3.is_html(text) or ENTITY_REFERENCE.search(text)):
             break
     lines = (" ".join(line.split()) for line in text.splitlines())
@@ -285,15 +301,19 @@ def place_location(place: str, language: str) -> dict | None:
 
 def unplaced(place: str) -> Problem:
     """The warning for a place that cannot become a location."""
-    return warning("/location", f"The place {place[:120]!r} has no street, postcode and town, so it is left out.",
+    return warning("/location", f"The place {place[:120]!r} lacks a street, postcode or town, so it is left out.",
                    "Give the address as: name, street and number, postcode town.", "location-without-address")
 
 
 def web_address(link: str, base: str) -> str | None:
     """An http(s) address, relative ones joined with ``base``; None for anything else (javascript:, mailto:)."""
     link = (link or "").strip()
-    joined = urljoin(base, link) if link else ""
-    return joined if WEB_ADDRESS.match(joined) and urlsplit(joined).hostname and len(joined) <= 2000 else None
+    try:
+        joined = urljoin(base, link) if link else ""
+        host = urlsplit(joined).hostname
+    except ValueError:  # a broken IPv6 host such as http://[::1
+        return None
+    return joined if WEB_ADDRESS.match(joined) and host and len(joined) <= 2000 else None
 
 
 def vocabulary_terms(words: Iterable[str], vocabulary: str) -> list[str]:
