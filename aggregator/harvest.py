@@ -7,7 +7,7 @@ cannot be fetched or read leaves the source's last good data in place and says w
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from feeds import validate
 from feeds.feed import RECORD_LISTS
 
 MAX_PAGES = 100
+MAX_ALTERNATES = 3
 
 
 class HarvestFailure(Exception):
@@ -165,7 +166,10 @@ def _batch(source: Source, pages: list[Parsed], feed_url: str, today: date) -> H
     context = validate.context_for(document, today=today)
     batch = HarvestBatch(feed_url, publisher_id, document["timezone"],
                          posts=[post for page in pages for post in page.posts])
+    lenient = first.publisher is None  # not a Wegweiser JSON feed
     for finding in validate.check_records(document, context):
+        if lenient:
+            finding = replace(finding, problems=[validate.without_category_is_a_warning(p) for p in finding.problems])
         _sort(finding, publisher_id, batch)
     batch.rejections += [Rejection("", None, [p.as_json(source.url)]) for page in pages for p in page.problems if p.is_error]
     return batch
@@ -188,8 +192,7 @@ def _parse_pages(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher) -> l
     url, body, content_type = fetched.pages[0]
     page = _parse_one(source, url, body, content_type)
     if page.record_count == 0 and page.alternates:
-        url, body, content_type = _follow(source, fetcher, page.alternates[0], fetched)
-        page = _parse_one(source, url, body, content_type)
+        url, page = _discover(source, fetcher, page.alternates, fetched)
     pages, seen = [page], {url}
     while page.next_url and page.next_url not in seen and len(pages) < MAX_PAGES:
         seen.add(page.next_url)
@@ -199,6 +202,24 @@ def _parse_pages(source: Source, fetched: _Fetched, fetcher: fetch.Fetcher) -> l
     if len(fetched.pages) > 1:
         fetched.etag = fetched.last_modified = None  # a later page may change while the first stays the same
     return pages
+
+
+def _discover(source: Source, fetcher: fetch.Fetcher, alternates: list[str], fetched: _Fetched) -> tuple[str, Parsed]:
+    """The first feed a homepage links to that reads as one; a page often links several
+    (a WordPress site also links its REST API, which is JSON but no feed)."""
+    reasons = []
+    for link in alternates[:MAX_ALTERNATES]:
+        try:
+            url, body, content_type = _follow(source, fetcher, link, fetched)
+            page = _parse_one(source, url, body, content_type)
+        except HarvestFailure as failure:
+            reasons.append(str(failure))
+        else:
+            if page.record_count or page.next_url:
+                return url, page
+            reasons.append(f"{url}: no records")
+        fetched.pages = fetched.pages[:1]
+    raise HarvestFailure("parse", f"{source.url}: the page links to feeds, but none could be read: {'; '.join(reasons)}")
 
 
 def _follow(source: Source, fetcher: fetch.Fetcher, url: str, fetched: _Fetched) -> tuple[str, bytes, str]:

@@ -69,6 +69,8 @@ def parse_json_feed(body: bytes, url: str) -> Parsed:
         raise ParseError(f"the feed is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(document, dict):
         raise ParseError(f"the feed is a JSON {type(document).__name__}, not an object with publisher and records")
+    if "schema_version" not in document and "publisher" not in document:
+        raise ParseError("this JSON is not a Wegweiser feed: it has neither schema_version nor publisher")
     lists = {name: document.get(name) if isinstance(document.get(name), list) else [] for name in ("organisations", "offers", "events")}
     link = document.get("next")
     return Parsed(

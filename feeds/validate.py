@@ -214,14 +214,14 @@ def validate_ical(data: bytes, source: str, *, today: date | None = None) -> Rep
                                  default_language=_calendar_language(calendar.events))
     problems = list(calendar.problems)
     for index, event in enumerate(calendar.events):
-        found = [_calendar_category_leniency(p) for p in check_record("event", event, context)]
+        found = [without_category_is_a_warning(p) for p in check_record("event", event, context)]
         problems += [_place_in_ical(p.under(f"/events/{index}"), calendar.lines) for p in found]
     return Report(source, sorted(problems, key=lambda p: (p.line or 0, p.column or 0)), len(calendar.events))
 
 
-def _calendar_category_leniency(problem: Problem) -> Problem:
-    """A calendar kept in Outlook or Nextcloud rarely carries our categories: the events are
-    still worth harvesting, so a missing category is a warning there, not an error."""
+def without_category_is_a_warning(problem: Problem) -> Problem:
+    """Calendars, news feeds and web pages rarely carry our categories: their events are still
+    worth harvesting, so for those formats a missing category is a warning, not an error."""
     if problem.code == "schema-required" and "`categories`" in problem.message:
         return warning(problem.pointer, "the event has no category from the vocabulary",
                        "add e.g. CATEGORIES:Beratung or CATEGORIES:counselling so people find it by topic", "no-category")

@@ -14,7 +14,9 @@ from aggregator import fetch
 from aggregator.harvest import harvest_source
 from aggregator.sources import Source
 from aggregator.store import Store
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
+
+REPO_EXAMPLES = REPO / "feeds" / "examples"
 
 GOOD = (DATA / "valid" / "minimal-complete.json").read_bytes()
 GOOD_TITLES = ["Brücke e.V.", "Frauenfrühstück", "Offene Sprechstunde auf Türkisch und Arabisch"]
@@ -281,3 +283,55 @@ def test_change_on_a_later_page_is_not_mistaken_for_unchanged(store, tmp_path, s
     outcome = harvest(store, source)
     assert (outcome.status, outcome.counts.updated) == ("ok", 1)
     assert "Frauenfrühstück mit Kinderbetreuung" in titles(store)
+
+
+RSS = DATA / "rss"
+HTML = DATA / "html"
+XXE_HTML = (b'<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><html><head>'
+            b'<script type="application/ld+json">{"@type": "Event", "name": "&xxe;"}</script></head></html>')
+
+
+@pytest.mark.parametrize("body, content_type", [
+    pytest.param((RSS / "billion-laughs.rss").read_bytes(), "application/rss+xml", id="billion-laughs-rss"),
+    pytest.param((RSS / "xxe-passwd.rss").read_bytes(), "application/rss+xml", id="xxe-rss"),
+    pytest.param(XXE_HTML, "text/html", id="xxe-html"),
+])
+def test_hostile_xml_is_refused_and_last_good_data_stays(store, server, body, content_type):
+    harvest(store, make_source(server.url))
+    server.behaviour = send(body, 200, content_type)
+    outcome = harvest(store, make_source(server.url.replace(".json", ".xml")))
+    state = store.source_state("bruecke")
+    assert (outcome.status, state.failure_class) == ("failed", "parse")
+    assert "entit" in state.last_error.lower()
+    assert "root:" not in json.dumps(store.entries())
+    assert titles(store) == GOOD_TITLES
+
+
+def test_homepage_leads_to_its_calendar(store, tmp_path, serve_directory):
+    (tmp_path / "index.html").write_bytes(
+        b'<!doctype html><html lang="de"><head><title>Verein</title>'
+        b'<link rel="alternate" type="application/json" href="/wp-json/">'
+        b'<link rel="alternate" type="text/calendar" href="termine.ics"></head><body></body></html>')
+    (tmp_path / "wp-json").mkdir()
+    (tmp_path / "wp-json" / "index.html").write_bytes(b'{"name": "WordPress site", "routes": {}}')
+    (tmp_path / "termine.ics").write_bytes((REPO_EXAMPLES / "ukrainischer-verein-auenland.ics").read_bytes())
+    outcome = harvest(store, make_source(serve_directory(tmp_path) + "index.html"))
+    assert outcome.status == "ok", outcome.message
+    assert outcome.counts.new == 6
+    assert store.records_of("bruecke")[0]["feed_url"].endswith("/index.html")
+
+
+def test_calendar_events_without_categories_are_kept(store, server):
+    calendar = (DATA / "ical" / "outlook.ics").read_bytes()
+    server.behaviour = send(calendar, 200, "text/calendar")
+    outcome = harvest(store, make_source(server.url.replace(".json", ".ics")))
+    assert (outcome.status, outcome.counts.rejected) == ("ok", 0)
+    assert outcome.counts.new == 2
+
+
+def test_news_feed_items_become_posts(store, server):
+    server.behaviour = send((RSS / "news.rss").read_bytes(), 200, "application/rss+xml")
+    outcome = harvest(store, make_source(server.url.replace(".json", ".rss")))
+    assert outcome.status == "ok"
+    posts = store.posts("bruecke")
+    assert posts and all(p["title"] for p in posts)
