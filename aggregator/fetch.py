@@ -31,7 +31,7 @@ MAX_REDIRECTS = 5
 CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 20.0
 CHUNK = 64 * 1024
-HOST_POOLS = 64
+HOST_POOLS = 64   # connection pools kept at once, one per host
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = (301, 302, 303, 307, 308)
 # Only what urllib3 decodes with a bounded output per read; anything else would arrive undecoded.
@@ -199,7 +199,7 @@ class _CheckedConnect:
 
     def _new_conn(self) -> socket.socket:
         try:
-            found = socket.getaddrinfo(self.host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+            found = socket.getaddrinfo(self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         allowed = [info for info in found if self.allow_private or not is_blocked(info[4][0])]
@@ -233,12 +233,23 @@ class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
 class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
     """A TLS connection that connects only to allowed addresses."""
 
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except TimeoutError as exc:
+            # The TLS handshake ran out of the connect time; urllib3 would call it a read timeout.
+            raise ConnectTimeoutError(self, f"the TLS handshake with {self.host} timed out") from exc
+
 
 class _CheckedHTTPPool(HTTPConnectionPool):
+    """A pool of plain connections to one host, each checked."""
+
     ConnectionCls = _CheckedHTTPConnection
 
 
 class _CheckedHTTPSPool(HTTPSConnectionPool):
+    """A pool of TLS connections to one host, each checked."""
+
     ConnectionCls = _CheckedHTTPSConnection
 
 
@@ -281,19 +292,19 @@ class Fetcher:
         # network is never reused for one that is not.
         self._managers = {allowed: _CheckedPoolManager(allow_private=allowed, num_pools=HOST_POOLS, maxsize=per_host,
                                                        block=False, ssl_context=tls)
-                          for allowed in (True, True)}
+                          for allowed in (False, True)}
         self._host_slots: dict[str, threading.Semaphore] = {}
         self._host_slots_lock = threading.Lock()
 
     def get(self, url: str, *, allow_private: bool = False, etag: str | None = None,
             last_modified: str | None = None) -> Response:
         """GET ``url``, following redirects; raises a FetchError that says what went wrong."""
+        _require_http(url)
         headers = self._request_headers(etag, last_modified)
         visited = [url]
         deadline = None
         try:
             while True:
-                _require_http(url)
                 with self._host_slot(url, deadline):
                     deadline = deadline or self._start_deadline()
                     try:
@@ -326,7 +337,8 @@ class Fetcher:
             slot = self._host_slots.setdefault(key, threading.Semaphore(self.per_host))
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not slot.acquire(timeout=wait):
-            raise FetchTimeout(url, f"other requests to {parts.hostname} took all of the {self.total_timeout:g} seconds")
+            raise FetchTimeout(url, f"other requests to {parts.hostname} took all of the "
+                               f"{_duration(self.total_timeout)} this one may take")
         try:
             yield
         finally:
@@ -347,25 +359,29 @@ class Fetcher:
             return manager.urlopen("GET", url, headers=headers, redirect=False, retries=False,
                                    preload_content=False, timeout=timeout)
         except _NonPublicHost as exc:
-            raise BlockedAddress(url, f"{exc.host} leads to {', '.join(exc.addresses)}, an address on a local or "
-                                 "private network; the aggregator fetches only from the public internet (a source "
-                                 "meant to be internal needs allow_private = true in the registry)") from None
+            leads_to = "is" if exc.addresses == [exc.host] else f"leads to {', '.join(exc.addresses)},"
+            raise BlockedAddress(url, f"{exc.host} {leads_to} an address on a local or private network; the "
+                                 "aggregator fetches only from the public internet (a source meant to be internal "
+                                 "needs allow_private = true in the registry)") from None
 
     def _answer(self, raw, url: str, etag: str | None, last_modified: str | None, deadline: float) -> Response:
         """The Response for a final answer, or the HTTPStatusError it stands for."""
         headers = {name.lower(): value for name, value in raw.headers.items()}
         got_etag, got_last_modified = headers.get("etag"), headers.get("last-modified")
-        elapsed = time.monotonic() - (deadline - self.total_timeout)
         conditional = bool(etag or last_modified)
         if (raw.status == 304 and conditional) or (raw.status == 200 and _same_etag(got_etag, etag)):
             _discard(raw)
-            return Response(url, 304, headers, b"", got_etag or etag, got_last_modified or last_modified, elapsed)
+            return Response(url, 304, headers, b"", got_etag or etag, got_last_modified or last_modified,
+                            self._elapsed(deadline))
         if raw.status != 200:
             _discard(raw)
             raise HTTPStatusError(url, raw.status, parse_retry_after(headers.get("retry-after")))
         body = self._read_body(raw, url, deadline)
-        return Response(url, 200, headers, body, got_etag, got_last_modified,
-                        time.monotonic() - (deadline - self.total_timeout))
+        return Response(url, 200, headers, body, got_etag, got_last_modified, self._elapsed(deadline))
+
+    def _elapsed(self, deadline: float) -> float:
+        """Seconds since the request's clock started."""
+        return time.monotonic() - (deadline - self.total_timeout)
 
     def _read_body(self, raw, url: str, deadline: float) -> bytes:
         """The decoded body, read as it arrives and given up as soon as it passes the cap or the deadline."""
@@ -373,13 +389,16 @@ class Fetcher:
         try:
             declared = raw.length_remaining
             if declared and declared > self.max_bytes and not raw.headers.get("Content-Encoding"):
-                raise self._too_large(url, f"the server announces {_size(declared)}")
+                raise self._too_large(url, f"the server announces {_size(declared)}, more than the "
+                                      f"{_size(self.max_bytes)} the aggregator reads from one address")
             # read1 returns what has arrived (at most CHUNK decoded bytes), so neither a drip nor a
-            # bomb can keep a single read going past the checks below.
+            # bomb keeps one read going past the checks below. Socket reads stop at the deadline by
+            # themselves; the clock is checked here too for the time spent decoding what has arrived.
             while chunk := raw.read1(CHUNK):
                 size += len(chunk)
                 if size > self.max_bytes:
-                    raise self._too_large(url, f"more than {_size(self.max_bytes)} arrived")
+                    raise self._too_large(url, f"the answer is larger than the {_size(self.max_bytes)} the "
+                                          "aggregator reads from one address (counted after decompression)")
                 if time.monotonic() > deadline:
                     raise self._timed_out(url)
                 chunks.append(chunk)
@@ -390,7 +409,11 @@ class Fetcher:
         return b"".join(chunks)
 
     def _next_hop(self, visited: list[str], target: str) -> str:
-        """The redirect's target, unless the redirects go in a circle or on for too long."""
+        """The redirect's target, unless it is not http(s) or the redirects go in a circle or on for too long."""
+        try:
+            _require_http(target)
+        except FetchError as exc:
+            raise type(exc)(visited[-1], f"the server redirects to {target}: {exc.reason}") from None
         if target in visited:
             raise TooManyRedirects(visited[0], f"the redirects go round in a circle: {target} was already visited; "
                                    "the publisher's web server needs its forwarding fixed")
@@ -400,12 +423,11 @@ class Fetcher:
         visited.append(target)
         return target
 
-    def _too_large(self, url: str, what: str) -> TooLarge:
-        return TooLarge(url, f"{what} (after decompression); the aggregator reads at most {_size(self.max_bytes)} "
-                        "from one address: the publisher should split the feed into pages (next)")
+    def _too_large(self, url: str, problem: str) -> TooLarge:
+        return TooLarge(url, f"{problem}; the publisher should split the feed into pages linked by \"next\"")
 
     def _timed_out(self, url: str) -> FetchTimeout:
-        return FetchTimeout(url, f"the server did not send the whole answer within {self.total_timeout:g} seconds; "
+        return FetchTimeout(url, f"the server did not send the whole answer within {_duration(self.total_timeout)}; "
                             "it is very slow or overloaded")
 
     def _network_error(self, url: str, exc: urllib3.exceptions.HTTPError) -> FetchError:
@@ -416,7 +438,7 @@ class Fetcher:
         if isinstance(exc, NewConnectionError):
             return FetchError(url, f"{host} refused the connection (is the web server running?)")
         if isinstance(exc, ConnectTimeoutError):
-            return FetchTimeout(url, f"{host} did not accept a connection within {self.connect_timeout:g} seconds")
+            return FetchTimeout(url, f"{host} did not accept a connection within {_duration(self.connect_timeout)}")
         if isinstance(exc, ReadTimeoutError):
             return self._timed_out(url)
         if isinstance(exc, SSLError):
@@ -460,13 +482,21 @@ def _size(count: int) -> str:
     return f"{count / 1024:.0f} KB"
 
 
+def _duration(seconds: float) -> str:
+    """A span of time as people say it: seconds, minutes or hours."""
+    for unit, length in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * length:
+            return f"{seconds / length:.0f} {unit}s"
+    return f"{seconds:g} second" + ("" if seconds == 1 else "s")
+
+
 def _explain_status(status: int, retry_after: float | None) -> str:
     """What an HTTP status means for the feed, in words for the publisher."""
     try:
         answered = f"the server answered HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         answered = f"the server answered HTTP {status}"
-    wait = "" if retry_after is None else f"; it asks to wait {retry_after:.0f} seconds before trying again"
+    wait = "" if retry_after is None else f"; it asks to wait {_duration(retry_after)} before trying again"
     if status == 404:
         return f"{answered}: the feed is not at this address (has it moved?)"
     if status == 410:
@@ -474,9 +504,10 @@ def _explain_status(status: int, retry_after: float | None) -> str:
     if status in (401, 403):
         return f"{answered}: the feed is not public; it must be readable without a login"
     if status == 429:
-        return f"{answered}: the server asks the aggregator to come less often{wait}"
+        return f"{answered}: the aggregator should come less often{wait}"
     if status >= 500:
-        return f"{answered}: the server has a problem of its own{wait}; if it lasts, the publisher's web host can fix it"
+        return (f"{answered}: the server has a problem of its own{wait}; if it lasts, the publisher's web host "
+                "can fix it")
     if status >= 400:
         return f"{answered}: the server refused the request"
     return f"{answered} instead of the feed"
@@ -484,6 +515,7 @@ def _explain_status(status: int, retry_after: float | None) -> str:
 
 @cache
 def _shared_fetcher() -> Fetcher:
+    """One Fetcher with the default limits for the whole process."""
     return Fetcher()
 
 
