@@ -24,15 +24,20 @@ class Line:
 
 @dataclass
 class Source:
-    """Where one component sits in the file: its BEGIN line, its properties' lines and raw RRULE values."""
+    """Where one component sits in the file: its BEGIN and END lines, its properties' lines and raw RRULE values."""
 
     begin: int
+    end: int | None = None
     properties: dict[str, int] = field(default_factory=dict)
     rrules: list[str] = field(default_factory=list)
 
     def line(self, prop: str) -> int:
         """The line of a property, or of BEGIN when the component lacks it."""
         return self.properties.get(prop, self.begin)
+
+    def holds(self, line: int) -> bool:
+        """Whether a line lies between the component's BEGIN and END."""
+        return self.end is not None and self.begin < line < self.end
 
 
 def decode(data: bytes) -> str:
@@ -57,8 +62,8 @@ def content_lines(text: str) -> tuple[list[Line], list[Problem]]:
         try:
             name, _, value = Contentline(raw).parts()
         except ValueError:
-            problems.append(warning("", f"Line {number} cannot be read and is skipped: {raw[:60]!r}.",
-                                    "Lines look like NAME:value; check this one in the calendar program.",
+            problems.append(warning("", f"line {number} cannot be read and is skipped: {raw[:60]!r}",
+                                    "lines look like NAME:value; check this one in the calendar program",
                                     "ical-unreadable-line").at(number, None))
             continue
         lines.append(Line(number, raw, name.upper(), value))
@@ -90,9 +95,9 @@ def parse(lines: list[Line], problems: list[Problem]) -> list[Calendar]:
             raise
     calendars = _calendars(events_only)
     skipped = sorted({line.number for line in lines} - {line.number for line in events_only})
-    problems.append(warning("", "Parts of the calendar other than events (time zone definitions, alarms, tasks) "
-                                "cannot be read and are skipped; time zones are taken by their names.",
-                            "Check the calendar's time zone and reminder settings.", "ical-unreadable-component")
+    problems.append(warning("", "parts of the calendar other than events (time zone definitions, alarms, tasks) "
+                                "cannot be read and are skipped; time zones are taken by their names",
+                            "check the calendar's time zone and reminder settings", "ical-unreadable-component")
                     .at(skipped[0], None))
     return calendars
 
@@ -132,6 +137,8 @@ def scan(lines: list[Line]) -> tuple[list[Source], list[Source]]:
     stack: list[tuple[str, Source | None]] = []
     for line in lines:
         if line.name == "END":
+            if stack and stack[-1][1] is not None:
+                stack[-1][1].end = line.number
             del stack[-1:]
         elif line.name == "BEGIN":
             kind = line.value.strip().upper()

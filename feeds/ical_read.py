@@ -10,7 +10,7 @@ turns one VEVENT into record fields, and this module joins series with their cha
 import hashlib
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import x_wr_timezone
@@ -18,7 +18,7 @@ from icalendar import Calendar
 from icalendar.timezone import tzp
 
 from feeds.ical_lines import Source, content_lines, decode, parse, scan
-from feeds.ical_vevent import LOCAL_ID, Vevent, end_text, read_vevent, written
+from feeds.ical_vevent import LOCAL_ID, Vevent, end_text, event_name, read_vevent, written
 from feeds.ical_write import default_override_end, like_start
 from feeds.problems import Problem, warning
 
@@ -94,9 +94,10 @@ def _calendar_zone(calendars: list[Calendar], sources: list[Source], fallback: s
         named = str(calendar["X-WR-TIMEZONE"])
         key = _zone_key(named)
         if key is None:
-            problems.append(warning("", f"The calendar's time zone {named!r} is unknown, so times without a zone "
-                                        f"are read in {fallback}.",
-                                    "Write an IANA zone name such as Europe/Berlin in X-WR-TIMEZONE.",
+            # X-WR-TIMEZONE is the calendar's counterpart of the feed's `timezone`.
+            problems.append(warning("/timezone", f"the calendar's time zone {named!r} is unknown, so times without "
+                                                 f"a zone are read in {fallback}",
+                                    "write an IANA zone name such as Europe/Berlin in X-WR-TIMEZONE",
                                     "ical-unknown-timezone").at(source.line("X-WR-TIMEZONE"), None))
         zone = zone or key
     return zone or fallback
@@ -149,6 +150,9 @@ def _join(items: list[Vevent], problems: list[Problem]) -> tuple[list[dict], dic
                 # A changed occurrence without its series stands alone, under an id of its own.
                 orphan.record.pop("recurrence", None)
                 orphan.record["id"] = None
+                # Standing alone it has no recurrence_id; what is said about its RECURRENCE-ID concerns the event.
+                orphan.problems = [replace(problem, pointer="") if problem.pointer == "/recurrence_id" else problem
+                                   for problem in orphan.problems]
                 _emit(orphan, [], f"{key}-{written(orphan.recurrence_id)}", events, lines, problems)
     return events, lines
 
@@ -164,8 +168,9 @@ def _latest_each(items: list[Vevent], identity, problems: list[Problem]) -> list
         newer, older = (item, known) if item.version >= known.version else (known, item)
         chosen[identity(item)] = newer
         occasion = f" on {written(older.recurrence_id)}" if older.recurrence_id is not None else ""
-        problems.append(warning("", f"An older copy of the event {_title(older)!r}{occasion} with the same UID is "
-                                    "left out.", "Remove the duplicate from the calendar.", "ical-duplicate-uid")
+        # The older copy is not among the records, so the message names it for finding it in the calendar.
+        problems.append(warning("", f"an older copy of {event_name(_title(older), older.uid)}{occasion} is left out",
+                                "remove the duplicate from the calendar", "ical-duplicate-uid")
                         .at(older.source.begin, None))
     return list(chosen.values())
 
@@ -185,6 +190,7 @@ def _emit(master: Vevent, overrides: list[Vevent], key: str, events: list[dict],
         record["id"] = local_id(key)
     record["updated"] = max([record["updated"], *(item.record["updated"] for item in overrides)])
     _locate(pointer, master.source, record, lines)
+    _claim_unreadable_lines(pointer, master.source, problems)
     problems.extend(problem.under(pointer) for problem in master.problems)
     if overrides:
         record["overrides"] = []
@@ -193,8 +199,16 @@ def _emit(master: Vevent, overrides: list[Vevent], key: str, events: list[dict],
         override = _override(item, master)
         record["overrides"].append(override)
         _locate(override_pointer, item.source, override, lines)
+        _claim_unreadable_lines(override_pointer, item.source, problems)
         problems.extend(problem.under(override_pointer) for problem in item.problems)
     events.append(_ordered(record))
+
+
+def _claim_unreadable_lines(pointer: str, source: Source, problems: list[Problem]) -> None:
+    """Place the unreadable lines inside a component under its record, the nearest pointer they have."""
+    for index, problem in enumerate(problems):
+        if problem.code == "ical-unreadable-line" and not problem.pointer and source.holds(problem.line):
+            problems[index] = problem.under(pointer)
 
 
 def _override(item: Vevent, master: Vevent) -> dict:

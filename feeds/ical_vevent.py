@@ -49,21 +49,33 @@ class Vevent:
 
 def read_vevent(vevent: Component, source: Source, zone: str, language: str,
                 problems: list[Problem]) -> Vevent | None:
-    """One VEVENT as record fields; None (with an error problem) when it cannot become an event."""
-    summary = str(_one(vevent, "SUMMARY", "")).strip()
-    label = f"The event {summary!r}" if summary else "An event"
+    """One VEVENT as record fields; None (with an error problem) when it cannot become an event.
+
+    An event left out has no place among the records, so its problem names it by title and UID instead.
+    """
+    name = event_name(str(_one(vevent, "SUMMARY", "")).strip(), str(_one(vevent, "UID", "")).strip())
     start = _one(vevent, "DTSTART")
     if start is None or not isinstance(getattr(start, "dt", None), date):
-        problems.append(error("", f"{label} has no readable start date (DTSTART), so it is left out.",
-                              "Give every event a start date and time.", "ical-no-start")
+        problems.append(error("", f"{name} has no readable start date (DTSTART), so it is left out",
+                              "give every event a start date and time", "ical-no-start")
                         .at(source.line("DTSTART"), None))
         return None
     try:
         return _vevent_fields(vevent, source, zone, language)
     except Exception as exc:
-        problems.append(error("", f"{label} could not be read ({exc}), so it is left out.", "",
+        problems.append(error("", f"{name} cannot be read ({exc}), so it is left out",
+                              "open the event in the calendar program, check its entries and save it again",
                               "ical-unreadable-event").at(source.begin, None))
         return None
+
+
+def event_name(title: str, uid: str | None) -> str:
+    """The event as messages name it, by title and UID, for finding it in the calendar program."""
+    if title and uid:
+        return f"the event {title!r} (UID {uid!r})"
+    if title:
+        return f"the event {title!r} (without UID)"
+    return f"an event without title (UID {uid!r})" if uid else "an event without title or UID"
 
 
 def _vevent_fields(vevent: Component, source: Source, zone: str, language: str) -> Vevent:
@@ -95,9 +107,9 @@ def _add_times(item: Vevent, vevent: Component, zone: str, event_zone: str) -> N
     """Start, end, the event's own zone where it differs from the calendar's, and the repeat rules."""
     dtstart = _one(vevent, "DTSTART")
     if isinstance(dtstart.dt, datetime) and dtstart.dt.tzinfo is None and "TZID" in dtstart.params:
-        item.problems.append(_problem(item.source, "start", "DTSTART", f"The time zone {dtstart.params['TZID']!r} "
-                                      f"is unknown, so the time is read in {zone}.",
-                                      "Use an IANA zone name such as Europe/Berlin.", "ical-unknown-timezone"))
+        item.problems.append(_problem(item.source, "timezone", "DTSTART", f"the time zone {dtstart.params['TZID']!r} "
+                                      f"is unknown, so the time is read in {zone}",
+                                      "use an IANA zone name such as Europe/Berlin", "ical-unknown-timezone"))
     item.record["start"] = written(item.start)
     end = _end(vevent, item.start, event_zone)
     if end is not None:
@@ -116,9 +128,9 @@ def _add_recurrence_id(item: Vevent, vevent: Component, zone: str) -> None:
     recurrence_id = _one(vevent, "RECURRENCE-ID")
     item.recurrence_id = _in_zone(recurrence_id.dt, zone)
     if str(recurrence_id.params.get("RANGE", "")).upper() == "THISANDFUTURE":
-        item.problems.append(_problem(item.source, "", "RECURRENCE-ID", "This change applies to all later dates "
-                                      "too (RANGE=THISANDFUTURE), but is kept for this one date only.",
-                                      "Change the series itself instead.", "ical-range-ignored"))
+        item.problems.append(_problem(item.source, "recurrence_id", "RECURRENCE-ID", "this change applies to all "
+                                      "later dates too (RANGE=THISANDFUTURE), but is kept for this one date only",
+                                      "change the series itself instead", "ical-range-ignored"))
 
 
 def _one(vevent: Component, name: str, default=None):
@@ -210,9 +222,9 @@ def _add_end(item: Vevent, end: date | datetime) -> None:
     """The record's end: the last day (inclusive) for all-day events, else the wall-clock end."""
     start, record = item.start, item.record
     if end < start:
-        item.problems.append(_problem(item.source, "end", "DTEND", f"The event ends ({written(end)}) before it "
-                                      f"starts ({written(start)}), so the end is left out.",
-                                      "Check the start and end dates.", "ical-end-before-start"))
+        item.problems.append(_problem(item.source, "end", "DTEND", f"the event ends ({written(end)}) before it "
+                                      f"starts ({written(start)}), so the end is left out",
+                                      "check the start and end dates", "ical-end-before-start"))
         item.duration = None
         return
     if isinstance(start, datetime) or end - start > timedelta(days=1):
@@ -243,9 +255,9 @@ def _checked_rule(item: Vevent, zone: str) -> str | None:
     all_day = not isinstance(start, datetime)
     rules = list(dict.fromkeys(rule for rule in source.rrules if rule))
     if len(rules) > 1:
-        item.problems.append(_problem(source, "recurrence", "RRULE", f"The event has {len(rules)} different repeat "
-                                      "rules (RRULE); only the first is used.",
-                                      "Split the event into one event per rule.", "ical-several-rrules"))
+        item.problems.append(_problem(source, "recurrence/rrule", "RRULE", f"the event has {len(rules)} different "
+                                      "repeat rules (RRULE); only the first is used",
+                                      "split the event into one event per rule", "ical-several-rrules"))
     rule = normalised_rrule(rules[0], all_day, ZoneInfo(zone)) if rules else RDATE_ONLY_RULE
     try:
         # COUNT with UNTIL is reported below, in words for publishers.
@@ -253,15 +265,16 @@ def _checked_rule(item: Vevent, zone: str) -> str | None:
             rrulestr(rule, dtstart=datetime.combine(start, datetime.min.time()) if all_day
                      else start.replace(tzinfo=ZoneInfo(zone)))
     except (ValueError, TypeError) as exc:
-        item.problems.append(_problem(source, "recurrence", "RRULE", f"The repeat rule {rule!r} cannot be read "
-                                      f"({exc}), so only the first date is kept.",
-                                      "Check the rule in the calendar program, or enter the dates one by one.",
+        # The whole recurrence is left out, its extra and excluded dates too, so the pointer names all of it.
+        item.problems.append(_problem(source, "recurrence", "RRULE", f"the repeat rule {rule!r} cannot be read "
+                                      f"({exc}), so only the first date is kept",
+                                      "check the rule in the calendar program, or enter the dates one by one",
                                       "ical-broken-rrule"))
         return None
     if re.search(r"(^|;)COUNT=", rule, re.IGNORECASE) and re.search(r"(^|;)UNTIL=", rule, re.IGNORECASE):
-        item.problems.append(_problem(source, "recurrence", "RRULE", f"The repeat rule {rule!r} gives both a number "
-                                      "of dates (COUNT) and a last date (UNTIL); calendar programs may show "
-                                      "different dates.", "Keep only one of them.", "ical-count-and-until"))
+        item.problems.append(_problem(source, "recurrence/rrule", "RRULE", f"the repeat rule {rule!r} gives both a "
+                                      "number of dates (COUNT) and a last date (UNTIL); calendar programs may show "
+                                      "different dates", "keep only one of them", "ical-count-and-until"))
     return rule
 
 
@@ -293,10 +306,10 @@ def _add_location(item: Vevent, vevent: Component, language: str) -> None:
         return
     match = ADDRESS.match(place)
     if not match:
-        item.problems.append(_problem(item.source, "location", "LOCATION", f"The place {place!r} has no street and "
-                                      "postcode, so it is left out.",
-                                      "Write the place as: name, street and number, postcode town.",
-                                      "ical-location-without-address"))
+        item.problems.append(_problem(item.source, "location", "LOCATION", f"the place {place!r} has no street and "
+                                      "postcode, so it is left out",
+                                      "write the place as name, street and number, postcode town, e.g. "
+                                      "Bürgerhaus, Hauptstraße 5, 04177 Lindenau", "ical-location-without-address"))
         return
     location = {"location_type": "physical"}
     if match["name"]:

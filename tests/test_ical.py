@@ -391,7 +391,7 @@ def test_unknown_zone_names_are_read_in_the_calendars_zone_with_a_warning():
     office_hours = result.events[1]
     assert office_hours["start"] == "2026-03-12T14:00"
     [problem] = result.problems
-    assert (problem.severity, problem.pointer, problem.line) == ("warning", "/events/1/start", 53)
+    assert (problem.severity, problem.pointer, problem.line) == ("warning", "/events/1/timezone", 53)
     assert "Mitteleuropäische Zeit" in problem.message
 
 
@@ -402,7 +402,7 @@ def test_one_bad_event_does_not_stop_the_others():
                       "Bewerbungstraining"]
     no_start = [problem for problem in result.problems if problem.code == "ical-no-start"]
     assert [(problem.severity, problem.pointer, problem.line) for problem in no_start] == [("error", "", 5)]
-    assert "Termin ohne Datum" in no_start[0].message
+    assert "'Termin ohne Datum' (UID 'ohne-start@lindenau.example')" in no_start[0].message
 
 
 def test_a_broken_rule_keeps_the_first_date_with_a_warning():
@@ -424,7 +424,8 @@ def test_duplicate_uid_keeps_the_higher_sequence_and_says_so():
     result = read("problems.ics")
     assert result.events[2]["start"] == "2026-04-18"
     [problem] = [problem for problem in result.problems if problem.code == "ical-duplicate-uid"]
-    assert problem.line == 33 and "Frühlingsfest (alt)" in problem.message
+    assert (problem.line, problem.pointer) == (33, "")
+    assert "'Frühlingsfest (alt)' (UID 'doppelt@lindenau.example')" in problem.message
 
 
 def test_rdates_without_a_rule_stay_a_series():
@@ -488,7 +489,8 @@ def test_an_unreadable_line_is_skipped_with_a_warning():
     result = read_calendar(damaged)
     assert len(result.events) == 2
     [problem] = [problem for problem in result.problems if problem.code == "ical-unreadable-line"]
-    assert (problem.line, problem.severity) == (30, "warning") and "CLASS PUBLIC" in problem.message
+    assert (problem.line, problem.severity, problem.pointer) == (30, "warning", "/events/0")
+    assert "CLASS PUBLIC" in problem.message
 
 
 def test_a_broken_time_zone_definition_does_not_lose_the_events():
@@ -498,6 +500,84 @@ def test_a_broken_time_zone_definition_does_not_lose_the_events():
     assert "timezone" not in result.events[0]  # the Windows name still maps to Europe/Berlin
     [problem] = [problem for problem in result.problems if problem.code == "ical-unreadable-component"]
     assert problem.line == 6  # BEGIN:VTIMEZONE
+
+
+def calendar(*lines: str) -> bytes:
+    """A calendar holding the given content lines."""
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", *lines, "END:VCALENDAR", ""]).encode("utf-8")
+
+
+def course(*lines: str, start: str | None = "DTSTART;TZID=Europe/Berlin:20260302T100000",
+           title: str | None = "Deutschkurs", uid: str | None = "kurs@lindenau.example") -> list[str]:
+    """The lines of one VEVENT, a German course unless told otherwise, with extra lines at its end."""
+    given = [line for line, value in ((f"UID:{uid}", uid), (f"SUMMARY:{title}", title), (start, start)) if value]
+    return ["BEGIN:VEVENT", *given, *lines, "END:VEVENT"]
+
+
+MOVED = "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20260309T100000"
+BROKEN_ZONE = ["BEGIN:VTIMEZONE", "TZID:Lindenau", "BEGIN:STANDARD", "DTSTART:19701025T030000",
+               "TZOFFSETFROM:+0200", "TZOFFSETTO:+01oo", "END:STANDARD", "END:VTIMEZONE"]
+
+# Each problem the reader reports, with the pointer it belongs to: the field when there is one, the record
+# when the field is not there, and "" for the calendar as a whole and for events that are left out.
+PROBLEM_CASES = {
+    "line-in-event": ("ical-unreadable-line", calendar(*course("CLASS PUBLIC")), "/events/0"),
+    "line-in-header": ("ical-unreadable-line", calendar("X-WR-CALNAME Termine", *course()), ""),
+    "time-zone-definition": ("ical-unreadable-component", calendar(*BROKEN_ZONE, *course()), ""),
+    "calendar-zone": ("ical-unknown-timezone", calendar("X-WR-TIMEZONE:Mars/Olympus", *course()), "/timezone"),
+    "event-zone": ("ical-unknown-timezone",
+                   calendar(*course(start="DTSTART;TZID=Mitteleuropäische Zeit:20260302T100000")),
+                   "/events/0/timezone"),
+    "no-start": ("ical-no-start", calendar(*course(start=None)), ""),
+    "unreadable-event": ("ical-unreadable-event", calendar(*course("DURATION:bald")), ""),
+    "duplicate": ("ical-duplicate-uid", calendar(*course("SEQUENCE:2"), *course("SEQUENCE:1")), ""),
+    "range": ("ical-range-ignored",
+              calendar(*course("RRULE:FREQ=WEEKLY;COUNT=5"),
+                       *course(MOVED, start="DTSTART;TZID=Europe/Berlin:20260309T110000")),
+              "/events/0/overrides/0/recurrence_id"),
+    "range-without-series": ("ical-range-ignored",
+                             calendar(*course(MOVED, start="DTSTART;TZID=Europe/Berlin:20260309T110000")),
+                             "/events/0"),
+    "end-before-start": ("ical-end-before-start", calendar(*course("DTEND;TZID=Europe/Berlin:20260302T090000")),
+                         "/events/0/end"),
+    "several-rules": ("ical-several-rrules",
+                      calendar(*course("RRULE:FREQ=WEEKLY;COUNT=5", "RRULE:FREQ=MONTHLY;COUNT=2")),
+                      "/events/0/recurrence/rrule"),
+    "broken-rule": ("ical-broken-rrule", calendar(*course("RRULE:FREQ=WEEKLY;UNTL=20260630")),
+                    "/events/0/recurrence"),
+    "count-and-until": ("ical-count-and-until",
+                        calendar(*course("RRULE:FREQ=WEEKLY;COUNT=3;UNTIL=20260401T000000Z")),
+                        "/events/0/recurrence/rrule"),
+    "place-without-address": ("ical-location-without-address", calendar(*course("LOCATION:Gemeindesaal")),
+                              "/events/0/location"),
+}
+
+
+def in_house_style(text: str) -> bool:
+    """Worded like the validator's other messages and hints: begins in lower case, ends without a period."""
+    return bool(text) and not text[0].isupper() and not text.endswith(".")
+
+
+@pytest.mark.parametrize("code, data, pointer", PROBLEM_CASES.values(), ids=PROBLEM_CASES.keys())
+def test_each_problem_has_its_pointer_and_the_validators_wording(code, data, pointer):
+    [problem] = read_calendar(data).problems
+    assert (problem.code, problem.pointer) == (code, pointer)
+    assert in_house_style(problem.message), problem.message
+    assert in_house_style(problem.hint), problem.hint
+
+
+@pytest.mark.parametrize("case", ["no-start", "unreadable-event", "duplicate"])
+def test_an_event_left_out_is_named_by_title_and_uid(case):
+    _, data, _ = PROBLEM_CASES[case]
+    [problem] = read_calendar(data).problems
+    assert "the event 'Deutschkurs' (UID 'kurs@lindenau.example')" in problem.message
+
+
+def test_an_event_left_out_without_title_or_uid_says_so():
+    [untitled] = read_calendar(calendar(*course(start=None, title=None))).problems
+    assert untitled.message.startswith("an event without title (UID 'kurs@lindenau.example') has no readable start")
+    [anonymous] = read_calendar(calendar(*course(start=None, title=None, uid=None))).problems
+    assert anonymous.message.startswith("an event without title or UID has no readable start")
 
 
 DAMAGE = st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(["drop", "repeat", "cut", "garble"])),

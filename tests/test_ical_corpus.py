@@ -36,6 +36,9 @@ def test_every_calendar_is_read_and_located(path):
         assert lines[result.lines[f"/events/{index}"] - 1].upper().startswith("BEGIN:VEVENT")
         assert re.match(r"DTSTART[;:]", lines[result.lines[f"/events/{index}/start"] - 1], re.IGNORECASE)
     assert all(problem.line for problem in result.problems)
+    for problem in result.problems:  # worded like the validator's other messages
+        assert not problem.message[0].isupper() and not problem.message.endswith("."), problem.message
+        assert not problem.hint[0].isupper() and not problem.hint.endswith("."), problem.hint
 
 
 def test_all_day_event_ends_on_its_last_day():
@@ -102,4 +105,4 @@ def test_rule_with_count_and_until_is_kept_with_a_warning():
 def test_changes_to_all_later_dates_are_reported():
     result = read("issue_75_range_parameter.ics")
     assert [(problem.pointer, problem.line) for problem in result.problems] == [
-        ("/events/0/overrides/0", 16), ("/events/0/overrides/2", 34)]
+        ("/events/0/overrides/0/recurrence_id", 16), ("/events/0/overrides/2/recurrence_id", 34)]
