@@ -1,11 +1,8 @@
 """Fetch a feed from an untrusted server: http(s) only, every address checked after DNS resolution
-on every redirect hop, a deadline for the whole request, a cap on the decoded body enforced while
-streaming (gzip bombs and endless bodies stop early), conditional GET, and never more than a few
-requests to one host at the same moment."""
+on every redirect hop (by the connections of ``aggregator.guard``), a deadline for the whole request,
+a cap on the decoded body enforced while streaming (gzip bombs and endless bodies stop early),
+conditional GET, and never more than a few requests to one host at the same moment."""
 import email.utils
-import ipaddress
-import socket
-import ssl
 import threading
 import time
 from contextlib import contextmanager
@@ -16,13 +13,11 @@ from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NameResolutionError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError, SSLError)
-from urllib3.util.connection import allowed_gai_family
-from urllib3.util.ssl_ import create_urllib3_context
 
+from aggregator.guard import (DEADLINE, AddressPolicy, CheckedPoolManager, NonPublicHost, is_blocked, nothing_blocked,
+                              tls_context)
 from wegweiser import __version__
 
 USER_AGENT = f"Wegweiser/{__version__}"
@@ -36,8 +31,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = (301, 302, 303, 307, 308)
 # Only what urllib3 decodes with a bounded output per read; anything else would arrive undecoded.
 ACCEPT_ENCODING = "gzip, deflate"
-# An IPv6 address that carries an IPv4 address reaches that IPv4 host (DNS64 resolvers hand these out).
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class FetchError(Exception):
@@ -111,20 +104,6 @@ class Response:
         return self.status == 304
 
 
-def is_blocked(address: str) -> bool:
-    """True for addresses a fetch for a public source must never reach."""
-    ip = ipaddress.ip_address(address)
-    if ip.version == 6:
-        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else ip.ipv4_mapped or ip.sixtofour
-        if embedded:
-            return is_blocked(str(embedded))
-        if ip.is_site_local:
-            return True
-    # is_global is False for loopback, RFC 1918, link-local (169.254.169.254 included), CGNAT,
-    # unspecified and the special-purpose ranges, but True for some multicast and reserved ones.
-    return not ip.is_global or ip.is_multicast or ip.is_reserved
-
-
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
     value = (value or "").strip()
@@ -139,159 +118,26 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-class _Deadline(threading.local):
-    """When the request this thread is making must be over (monotonic clock); None between requests."""
-
-    at: float | None = None
-
-    def left(self, limit: float | None) -> float | None:
-        """The shorter of ``limit`` and the time left; raises TimeoutError once the deadline has passed."""
-        if self.at is None:
-            return limit
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the deadline of the request has passed")
-        return left if limit is None else min(limit, left)
-
-
-_DEADLINE = _Deadline()
-
-
-class _DeadlineReads:
-    """Socket reads that never wait past the request's deadline: a server dripping one byte a
-    second resets a per-read timeout forever, in the headers as much as in the body."""
-
-    def recv_into(self, *args, **kwargs) -> int:
-        timeout = self.gettimeout()
-        self.settimeout(_DEADLINE.left(timeout))
-        try:
-            return super().recv_into(*args, **kwargs)
-        finally:
-            self.settimeout(timeout)
-
-
-class _DeadlineSocket(_DeadlineReads, socket.socket):
-    """A TCP socket that keeps the request's deadline."""
-
-
-class _DeadlineSSLSocket(_DeadlineReads, ssl.SSLSocket):
-    """A TLS socket that keeps the request's deadline (the handshake is bounded as a whole by the
-    socket's timeout, which the connection sets to what is left of the connect time)."""
-
-
-class _NonPublicHost(Exception):
-    """Raised inside a connection: every address the host resolves to is blocked."""
-
-    def __init__(self, host: str, addresses: list[str]):
-        super().__init__(host, addresses)
-        self.host = host
-        self.addresses = addresses
-
-
-class _CheckedConnect:
-    """Resolve the host, drop the addresses that are not allowed, connect to one that is. Done
-    here, inside the connection, every redirect hop is checked and a name re-pointed between a
-    check and the connect cannot slip through; the host name stays for SNI, certificate and Host."""
-
-    def __init__(self, *args, allow_private: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.allow_private = allow_private
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            found = socket.getaddrinfo(self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
-        allowed = [info for info in found if self.allow_private or not is_blocked(info[4][0])]
-        if not allowed:
-            raise _NonPublicHost(self.host, sorted({info[4][0] for info in found}))
-        return self._connect_first(allowed)
-
-    def _connect_first(self, candidates: list) -> socket.socket:
-        """A socket connected to the first candidate address that accepts in time."""
-        failure: OSError | None = None
-        for family, kind, proto, _, address in candidates:
-            sock = _DeadlineSocket(family, kind, proto)
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                sock.settimeout(_DEADLINE.left(self.timeout))
-                sock.connect(address)
-                return sock
-            except OSError as exc:
-                sock.close()
-                failure = exc
-        if isinstance(failure, TimeoutError):
-            raise ConnectTimeoutError(self, f"connection to {self.host} timed out")
-        raise NewConnectionError(self, f"failed to connect: {failure}")
-
-
-class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
-    """A plain connection that connects only to allowed addresses."""
-
-
-class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
-    """A TLS connection that connects only to allowed addresses."""
-
-    def connect(self) -> None:
-        try:
-            super().connect()
-        except TimeoutError as exc:
-            # The TLS handshake ran out of the connect time; urllib3 would call it a read timeout.
-            raise ConnectTimeoutError(self, f"the TLS handshake with {self.host} timed out") from exc
-
-
-class _CheckedHTTPPool(HTTPConnectionPool):
-    """A pool of plain connections to one host, each checked."""
-
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSPool(HTTPSConnectionPool):
-    """A pool of TLS connections to one host, each checked."""
-
-    ConnectionCls = _CheckedHTTPSConnection
-
-
-class _CheckedPoolManager(urllib3.PoolManager):
-    """Connection pools whose connections check every address they connect to."""
-
-    def __init__(self, *, allow_private: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.allow_private = allow_private
-        self.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
-
-    def _new_pool(self, scheme, host, port, request_context=None):
-        context = dict(request_context or self.connection_pool_kw, allow_private=self.allow_private)
-        return super()._new_pool(scheme, host, port, context)
-
-
-def _tls_context() -> ssl.SSLContext:
-    """Certificate-checking TLS (the system's CAs) whose sockets keep the request's deadline."""
-    context = create_urllib3_context()
-    context.load_default_certs()
-    context.sslsocket_class = _DeadlineSSLSocket
-    return context
-
-
 class Fetcher:
     """Fetches feeds for many threads at once over shared connection pools, never more than
-    ``per_host`` requests to one host at the same moment."""
+    ``per_host`` requests to one host at the same moment. ``blocked`` is the address policy for
+    sources without allow_private: true for a resolved address that must not be reached."""
 
     def __init__(self, *, user_agent: str = USER_AGENT, contact: str | None = None, max_bytes: int = MAX_BYTES,
                  connect_timeout: float = CONNECT_TIMEOUT, total_timeout: float = TOTAL_TIMEOUT,
-                 max_redirects: int = MAX_REDIRECTS, per_host: int = 1):
+                 max_redirects: int = MAX_REDIRECTS, per_host: int = 1, blocked: AddressPolicy = is_blocked):
         self.user_agent = f"{user_agent} (+{contact})" if contact else user_agent
         self.max_bytes = max_bytes
         self.connect_timeout = connect_timeout
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
         self.per_host = per_host
-        tls = _tls_context()
+        tls = tls_context()
         # Two sets of pools, so that a connection opened for a source allowed on a private
         # network is never reused for one that is not.
-        self._managers = {allowed: _CheckedPoolManager(allow_private=allowed, num_pools=HOST_POOLS, maxsize=per_host,
-                                                       block=False, ssl_context=tls)
+        self._managers = {allowed: CheckedPoolManager(blocked=nothing_blocked if allowed else blocked,
+                                                      num_pools=HOST_POOLS, maxsize=per_host, block=False,
+                                                      ssl_context=tls)
                           for allowed in (False, True)}
         self._host_slots: dict[str, threading.Semaphore] = {}
         self._host_slots_lock = threading.Lock()
@@ -317,7 +163,7 @@ class Fetcher:
                         raise self._network_error(url, exc) from exc
                 url = self._next_hop(visited, urljoin(url, location))
         finally:
-            _DEADLINE.at = None
+            DEADLINE.at = None
 
     def _request_headers(self, etag: str | None, last_modified: str | None) -> dict[str, str]:
         """User-Agent, the encodings decoded under the cap, and the validators of a conditional GET."""
@@ -346,8 +192,8 @@ class Fetcher:
 
     def _start_deadline(self) -> float:
         """Start the clock of the whole request; waiting for a host's turn does not count against it."""
-        _DEADLINE.at = time.monotonic() + self.total_timeout
-        return _DEADLINE.at
+        DEADLINE.at = time.monotonic() + self.total_timeout
+        return DEADLINE.at
 
     def _send(self, manager: urllib3.PoolManager, url: str, headers: dict[str, str], deadline: float):
         """Send the request and read the answer's head, connecting only to allowed addresses."""
@@ -358,7 +204,7 @@ class Fetcher:
         try:
             return manager.urlopen("GET", url, headers=headers, redirect=False, retries=False,
                                    preload_content=False, timeout=timeout)
-        except _NonPublicHost as exc:
+        except NonPublicHost as exc:
             leads_to = "is" if exc.addresses == [exc.host] else f"leads to {', '.join(exc.addresses)},"
             raise BlockedAddress(url, f"{exc.host} {leads_to} an address on a local or private network; the "
                                  "aggregator fetches only from the public internet (a source meant to be internal "

@@ -18,8 +18,8 @@ import langcodes
 import lxml.etree
 import lxml.html
 
-from aggregator.parse_rss import (FALLBACK_UPDATED, event_end, keep_valid, language_tag, moment, place_location,
-                                  plain_text, record_id, set_if_given, unplaced, vocabulary_terms, web_address)
+from aggregator.parse_rss import (UNKNOWN_UPDATED, event_end, keep_valid, language_tag, moment, place_location,
+                                  plain_text, record_id, set_if_given, unplaced, terms_named, web_address)
 from aggregator.parsed import Parsed
 from aggregator.xmlsafe import check_xml
 from feeds.checks import FeedContext
@@ -274,7 +274,7 @@ class _PageReader:
             return None
         language = self._text_language(node)
         types = _types(node)
-        kind = next(iter(vocabulary_terms(_words(node, ("additionalType", "keywords")), "organisation-kinds")),
+        kind = next(iter(terms_named(_words(node, ("additionalType", "keywords")), "organisation-kinds")),
                     "education-provider" if types & EDUCATION_TYPES else
                     "faith-community" if types & FAITH_TYPES else "other")
         record = {"id": own_id, "updated": self._updated(node), "name": _texts(node.get("name"), language),
@@ -297,7 +297,7 @@ class _PageReader:
         record = {"id": own_id, "updated": self._updated(node), "title": _texts(node.get("name"), language),
                   "status": "active"}
         set_if_given(record, "description", _texts(node.get("description"), language))
-        set_if_given(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
+        set_if_given(record, "categories", terms_named(_words(node, CATEGORY_PROPERTIES), "categories"))
         set_if_given(record, "languages", list(dict.fromkeys(_spoken(node.get("availableLanguage")) + [
             tag for channel in channels for tag in _spoken(channel.get("availableLanguage"))])))
         places = [place for channel in channels for place in _listed(channel.get("serviceLocation"))]
@@ -329,7 +329,7 @@ class _PageReader:
         set_if_given(record, "end", event_end(start, end, False, problems))
         set_if_given(record, "location", self._location(node.get("location"), language, problems))
         set_if_given(record, "organiser", self._reference(node.get("organizer")))
-        set_if_given(record, "categories", vocabulary_terms(_words(node, CATEGORY_PROPERTIES), "categories"))
+        set_if_given(record, "categories", terms_named(_words(node, CATEGORY_PROPERTIES), "categories"))
         set_if_given(record, "languages", _spoken(node.get("inLanguage")))
         set_if_given(record, "cost", _cost(node))
         set_if_given(record, "url", web_address(_first_string(node.get("url")), self.url))
@@ -351,7 +351,7 @@ class _PageReader:
             if value is not None:
                 wall = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
                 return wall.replace(tzinfo=ZoneInfo(self.zone)).astimezone(utc.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return FALLBACK_UPDATED
+        return UNKNOWN_UPDATED
 
     def _reference(self, value) -> str | None:
         """The local id of the first organisation on this page that the organiser or provider names."""

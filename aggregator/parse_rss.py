@@ -14,11 +14,9 @@ import html
 import io
 import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import timezone as utc
-from functools import cache
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -28,12 +26,13 @@ import nh3
 import wegweiser_schema
 from aggregator.parsed import Parsed
 from aggregator.xmlsafe import check_xml, count_start_tags
-from feeds.checks import EARLIEST, FeedContext
+from feeds.checks import FeedContext
+from feeds.feed import UNKNOWN_UPDATED
 from feeds.ical_read import local_id
 from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
 from feeds.problems import Problem, warning
-from feeds.suggest import fold
 from feeds.validate import check_record
+from feeds.vocabulary import terms_named
 
 XCAL_NAMESPACE = "urn:ietf:params:xml:ns:xcal"
 TRIBE_EVENT_GUID = re.compile(r"[?&]post_type=tribe_events(?:&|$)")
@@ -45,7 +44,6 @@ DAY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 ENTITY_REFERENCE = re.compile(r"&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 # Harvests of an unchanged feed must give identical records, so items that never say when they changed get a
 # fixed time: the earliest the validator accepts (the iCal reader's 1970 would be rejected as implausible).
-FALLBACK_UPDATED = f"{EARLIEST.isoformat()}T00:00:00Z"
 # feedparser needs about a millisecond per item: 20 MB of tiny items would hold a harvester for many minutes.
 MAX_ITEMS = 5000
 
@@ -175,7 +173,7 @@ class _ItemReader:
             location = place_location(dates.place, language)
             set_if_given(record, "location", location)
             problems.extend([] if location else [unplaced(dates.place)])
-        set_if_given(record, "categories", vocabulary_terms(_tag_words(entry), "categories"))
+        set_if_given(record, "categories", terms_named(_tag_words(entry), "categories"))
         set_if_given(record, "url", web_address(entry.get("link", ""), self.url))
         return record
 
@@ -185,7 +183,7 @@ class _ItemReader:
         changed = dict.get(entry, "updated_parsed")
         if changed is None and not self.pubdate_is_start(entry):
             changed = entry.get("published_parsed")
-        return _timestamp(changed) if changed else FALLBACK_UPDATED
+        return _timestamp(changed) if changed else UNKNOWN_UPDATED
 
 
 @dataclass(frozen=True)
@@ -314,22 +312,6 @@ def web_address(link: str, base: str) -> str | None:
     except ValueError:  # a broken IPv6 host such as http://[::1
         return None
     return joined if WEB_ADDRESS.match(joined) and host and len(joined) <= 2000 else None
-
-
-def vocabulary_terms(words: Iterable[str], vocabulary: str) -> list[str]:
-    """The term ids named by the words, by id or by label in any language; other words are left out."""
-    names = _term_names(vocabulary)
-    return list(dict.fromkeys(names[fold(str(word))] for word in words if fold(str(word)) in names))
-
-
-@cache
-def _term_names(vocabulary: str) -> dict[str, str]:
-    """Every id and label of a vocabulary, folded, mapped to its term id."""
-    names = {}
-    for term in wegweiser_schema.vocabulary(vocabulary)["terms"]:
-        names.update({fold(label): term["id"] for label in term.get("label", {}).values()})
-        names[fold(term["id"])] = term["id"]
-    return names
 
 
 def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Problem]) -> dict | None:

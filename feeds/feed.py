@@ -13,6 +13,9 @@ import wegweiser_schema
 
 RECORD_LISTS = {"organisations": "organisation", "offers": "offer", "events": "event"}
 KIND_TO_LIST = {kind: plural for plural, kind in RECORD_LISTS.items()}
+# For records whose source never says when they changed: a fixed time, so harvests of an unchanged
+# source give identical records, and the earliest date the validator accepts.
+UNKNOWN_UPDATED = "2000-01-01T00:00:00Z"
 
 
 def now_timestamp() -> str:

@@ -8,20 +8,17 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 from icalendar import Component, vBroken
 
-import wegweiser_schema
 from feeds.ical_lines import Source
 from feeds.ical_write import UTC_ZONES, like_start, normalised_rrule
+from feeds.feed import UNKNOWN_UPDATED
 from feeds.problems import Problem, error, warning
+from feeds.vocabulary import terms_named
 
-# Harvests of an unchanged calendar must give identical records, so a missing LAST-MODIFIED and DTSTAMP
-# falls back to a fixed time rather than the time of reading.
-FALLBACK_UPDATED = "1970-01-01T00:00:00Z"
 
 LOCAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$")
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
@@ -115,6 +112,11 @@ def _add_times(item: Vevent, vevent: Component, zone: str, event_zone: str) -> N
     if end is not None:
         item.duration = end - item.start
         _add_end(item, end)
+    elif "DTEND" in vevent or "DURATION" in vevent:
+        given = "DTEND" if "DTEND" in vevent else "DURATION"
+        item.problems.append(_problem(item.source, "end", given, f"the end ({given}) cannot be read, so the event "
+                                      "has a start only", "check the end date and time in the calendar program",
+                                      "ical-unreadable-end"))
     if event_zone != zone:
         item.record["timezone"] = event_zone
     if any(item.source.rrules) or "RDATE" in vevent:
@@ -194,7 +196,7 @@ def _updated(vevent: Component) -> str:
         if isinstance(value, datetime):
             value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
             return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return FALLBACK_UPDATED
+    return UNKNOWN_UPDATED
 
 
 def _add_text(record: dict, name: str, prop, language: str) -> None:
@@ -207,15 +209,15 @@ def _add_text(record: dict, name: str, prop, language: str) -> None:
 
 def _end(vevent: Component, start: date | datetime, zone: str) -> date | datetime | None:
     """The exclusive end from DTEND or DURATION in the type of the (wall-clock) start; None when neither says."""
-    if "DTEND" in vevent:
-        value = _one(vevent, "DTEND").dt
+    value = getattr(_one(vevent, "DTEND"), "dt", None) if "DTEND" in vevent else None
+    if isinstance(value, date):
         if not isinstance(start, datetime) and isinstance(value, datetime):
             # An all-day start with a time as end: the day it falls on counts, unless it is that day's midnight.
             return value.date() + timedelta(days=0 if value.time() == datetime.min.time() else 1)
         return like_start(_in_zone(value, zone), start)
-    if "DURATION" in vevent:
-        return start + _one(vevent, "DURATION").dt
-    return None
+    duration = getattr(_one(vevent, "DURATION"), "dt", None) if "DURATION" in vevent else None
+    # An unreadable DTEND or DURATION counts as none given: the event keeps its start.
+    return start + duration if isinstance(duration, timedelta) else None
 
 
 def _add_end(item: Vevent, end: date | datetime) -> None:
@@ -329,16 +331,4 @@ def _categories(vevent: Component) -> list[str]:
     ``categories`` at all, which the validator reports as a warning for iCal sources.
     """
     words = [word for prop in _every(vevent, "CATEGORIES") for word in getattr(prop, "cats", [])]
-    terms = _category_terms()
-    return list(dict.fromkeys(terms[key] for key in (str(word).strip().lower() for word in words) if key in terms))
-
-
-@cache
-def _category_terms() -> dict[str, str]:
-    """Every id and label of the categories vocabulary, lower-cased, mapped to its term id."""
-    terms = {}
-    for term in wegweiser_schema.vocabulary("categories")["terms"]:
-        terms[term["id"]] = term["id"]
-        for label in term.get("label", {}).values():
-            terms.setdefault(label.lower(), term["id"])
-    return terms
+    return terms_named(words, "categories")

@@ -10,7 +10,7 @@ import pytest
 
 from aggregator import fetch
 from aggregator.fetch import (BlockedAddress, FetchError, Fetcher, FetchTimeout, HTTPStatusError, TooLarge,
-                              TooManyRedirects, is_blocked, parse_retry_after)
+                              TooManyRedirects, parse_retry_after)
 from tests.hostile_server import (HostileServer, Slow, answer, conditional, drip, endless, gzip_body, gzip_bomb,
                                   gzip_zeros, head, header_drip, http_date, redirect, redirect_chain, retry_after,
                                   silence, truncated, unaccepting_port)
@@ -216,43 +216,6 @@ def test_truncated_body_is_an_error(fetcher, serve):
     with pytest.raises(FetchError) as caught:
         fetcher.get(server.url(), allow_private=True)
     assert "the connection broke off before the whole answer arrived" in str(caught.value)
-
-
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.178.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-    "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "::1", "::", "fd00::1", "fe80::1",
-    "fe80::1%1", "fec0::1", "ff02::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-    "64:ff9b::7f00:1", "2002:a00:1::", "::127.0.0.1",
-])
-def test_non_public_addresses_are_blocked(address):
-    assert is_blocked(address)
-
-
-@pytest.mark.parametrize("address", ["8.8.8.8", "194.25.2.129", "2001:4860:4860::8888", "::ffff:8.8.8.8",
-                                     "64:ff9b::808:808", "2a00:1450:4001:80b::200e"])
-def test_public_addresses_are_allowed(address):
-    assert not is_blocked(address)
-
-
-def test_private_address_is_refused_before_connecting(fetcher, serve):
-    server = serve({"/feed.json": answer(200, FEED)})
-    with pytest.raises(BlockedAddress) as caught:
-        fetcher.get(server.url("/feed.json", host="localhost"))
-    assert server.connections == 0
-    assert caught.value.error_class == "blocked"
-    assert str(caught.value).startswith(server.url("/feed.json", host="localhost") + ": localhost leads to ")
-    assert "allow_private = true" in str(caught.value)
-
-
-def test_connection_kept_for_a_private_source_is_not_reused_for_a_public_one(serve):
-    server = serve({"/": answer(200, FEED, keep_alive=True)})
-    url = server.url(host="localhost")
-    fetcher = Fetcher()
-    fetcher.get(url, allow_private=True)
-    with pytest.raises(BlockedAddress):
-        fetcher.get(url)
-    fetcher.get(url, allow_private=True)
-    assert server.connections == 1  # kept alive and reused, but never for the request without allow_private
 
 
 def test_five_redirects_are_followed(fetcher, serve):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import vobject
 
 import wegweiser_schema
+from feeds.checks import FeedContext, check_record
 from feeds.feed import Feed, event, tombstone
 from feeds.ical import event_uid, read_calendar, write_calendar
 from feeds.ical_write import normalised_rrule, vtimezone, zone_of
@@ -449,7 +450,9 @@ def test_local_ids_follow_the_id_pattern_and_stay_the_same():
 def test_missing_timestamps_fall_back_to_a_fixed_time():
     undated = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Kurs\r\nDTSTART;VALUE=DATE:20260301\r\n"
                b"END:VEVENT\r\nEND:VCALENDAR\r\n")
-    assert read_calendar(undated).events[0]["updated"] == "1970-01-01T00:00:00Z"
+    [event] = read_calendar(undated).events
+    assert event["updated"] == "2000-01-01T00:00:00Z"
+    assert [p.code for p in check_record("event", event, FeedContext(today=date(2026, 11, 22)))] == []
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -529,7 +532,7 @@ PROBLEM_CASES = {
                    calendar(*course(start="DTSTART;TZID=Mitteleuropäische Zeit:20260302T100000")),
                    "/events/0/timezone"),
     "no-start": ("ical-no-start", calendar(*course(start=None)), ""),
-    "unreadable-event": ("ical-unreadable-event", calendar(*course("DURATION:bald")), ""),
+    "unreadable-end": ("ical-unreadable-end", calendar(*course("DURATION:bald")), "/events/0/end"),
     "duplicate": ("ical-duplicate-uid", calendar(*course("SEQUENCE:2"), *course("SEQUENCE:1")), ""),
     "range": ("ical-range-ignored",
               calendar(*course("RRULE:FREQ=WEEKLY;COUNT=5"),
@@ -566,7 +569,7 @@ def test_each_problem_has_its_pointer_and_the_validators_wording(code, data, poi
     assert in_house_style(problem.hint), problem.hint
 
 
-@pytest.mark.parametrize("case", ["no-start", "unreadable-event", "duplicate"])
+@pytest.mark.parametrize("case", ["no-start", "duplicate"])
 def test_an_event_left_out_is_named_by_title_and_uid(case):
     _, data, _ = PROBLEM_CASES[case]
     [problem] = read_calendar(data).problems
