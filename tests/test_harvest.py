@@ -289,12 +289,15 @@ RSS = DATA / "rss"
 HTML = DATA / "html"
 XXE_HTML = (b'<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><html><head>'
             b'<script type="application/ld+json">{"@type": "Event", "name": "&xxe;"}</script></head></html>')
+LAUGHS = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+BILLION_LAUGHS_HTML = f'<!DOCTYPE html [<!ENTITY l0 "lol">{LAUGHS}]><html><body><p>&l9;</p></body></html>'.encode()
 
 
 @pytest.mark.parametrize("body, content_type", [
     pytest.param((RSS / "billion-laughs.rss").read_bytes(), "application/rss+xml", id="billion-laughs-rss"),
     pytest.param((RSS / "xxe-passwd.rss").read_bytes(), "application/rss+xml", id="xxe-rss"),
     pytest.param(XXE_HTML, "text/html", id="xxe-html"),
+    pytest.param(BILLION_LAUGHS_HTML, "text/html", id="billion-laughs-html"),
 ])
 def test_hostile_xml_is_refused_and_last_good_data_stays(store, server, body, content_type):
     harvest(store, make_source(server.url))
@@ -335,3 +338,10 @@ def test_news_feed_items_become_posts(store, server):
     assert outcome.status == "ok"
     posts = store.posts("bruecke")
     assert posts and all(p["title"] for p in posts)
+
+
+def test_spreadsheet_source_is_converted_and_harvested(store, server):
+    sheet = (REPO / "feeds" / "templates" / "angebote-und-termine.csv").read_bytes()
+    server.behaviour = send(sheet, 200, "text/csv")
+    outcome = harvest(store, make_source(server.url.replace(".json", ".csv"), fmt="csv"))
+    assert (outcome.status, outcome.counts.new, outcome.counts.rejected) == ("ok", 3, 0)
