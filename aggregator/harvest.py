@@ -70,22 +70,17 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
     state = store.source_state(source.id)
     started = time.monotonic()
     try:
-        fetched = _fetch_pages(source, fetcher, state)
-    except HarvestFailure as failure:
-        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
-    try:
+        fetched = _fetch_first(source, fetcher, state)
         pages = [] if fetched.not_modified else _parse_pages(source, fetched, fetcher)
+        unchanged = fetched.not_modified or fetched.body_hash == state.body_hash
+        batch = None if unchanged else _batch(source, pages, fetched.pages[0][0], today or now.date())
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     state.attempted(now, fetched.http_status, fetched.size, time.monotonic() - started)
-    if fetched.not_modified or fetched.body_hash == state.body_hash:
+    if batch is None:
         state.succeeded(now, source.interval, unchanged=True)
         store.save_state(state, "unchanged")
         return Outcome(source.id, "unchanged")
-    try:
-        batch = _batch(source, pages, fetched.pages[0][0], today or now.date())
-    except HarvestFailure as failure:
-        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     state.etag, state.last_modified, state.body_hash = fetched.etag, fetched.last_modified, fetched.body_hash
     state.succeeded(now, source.interval)
     counts = store.apply_harvest(state, batch, source.town, source.kind, stamp(now))
@@ -96,7 +91,6 @@ def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, 
                 now: datetime | None = None, on_done=None) -> list[Outcome]:
     """Harvest many sources at once (``workers`` at a time; the fetcher keeps one request per host)."""
     store.register_sources(sources)
-    outcomes: list[Outcome] = []
 
     def one(source: Source) -> Outcome:
         outcome = harvest_source(store, source, fetcher, now=now)
@@ -105,8 +99,7 @@ def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, 
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = list(pool.map(one, sources))
-    return outcomes
+        return list(pool.map(one, sources))
 
 
 def _record_failure(store: Store, source: Source, state: SourceState, failure: HarvestFailure,
@@ -119,16 +112,21 @@ def _record_failure(store: Store, source: Source, state: SourceState, failure: H
 
 # --- fetch -------------------------------------------------------------------------------
 
-def _fetch_pages(source: Source, fetcher: fetch.Fetcher, state: SourceState) -> _Fetched:
-    """The first page (conditionally, for single-page feeds), then every page ``next`` leads to."""
+def _failure(exc: fetch.FetchError) -> HarvestFailure:
+    """A fetch error as a harvest failure of the same class."""
+    if isinstance(exc, fetch.HTTPStatusError):
+        return HarvestFailure(exc.error_class, str(exc), exc.retry_after, exc.status)
+    return HarvestFailure(exc.error_class, str(exc))
+
+
+def _fetch_first(source: Source, fetcher: fetch.Fetcher, state: SourceState) -> _Fetched:
+    """The first page, conditionally where the last harvest left validators (single-page feeds)."""
     if source.is_local:
         return _read_local(source)
     try:
         first = fetcher.get(source.url, allow_private=source.allow_private, etag=state.etag, last_modified=state.last_modified)
-    except fetch.HTTPStatusError as exc:
-        raise HarvestFailure(exc.error_class, str(exc), exc.retry_after, exc.status) from exc
     except fetch.FetchError as exc:
-        raise HarvestFailure(exc.error_class, str(exc)) from exc
+        raise _failure(exc) from exc
     if first.not_modified:
         return _Fetched([], 304, first.etag, first.last_modified, not_modified=True)
     return _Fetched([(first.url, first.body, first.headers.get("Content-Type", ""))], first.status, first.etag, first.last_modified)
@@ -225,10 +223,8 @@ def _discover(source: Source, fetcher: fetch.Fetcher, alternates: list[str], fet
 def _follow(source: Source, fetcher: fetch.Fetcher, url: str, fetched: _Fetched) -> tuple[str, bytes, str]:
     try:
         page = _get_page(source, fetcher, url)
-    except fetch.HTTPStatusError as exc:
-        raise HarvestFailure(exc.error_class, f"{url}: {exc}", exc.retry_after, exc.status) from exc
     except fetch.FetchError as exc:
-        raise HarvestFailure(exc.error_class, str(exc)) from exc
+        raise _failure(exc) from exc
     except OSError as exc:
         raise HarvestFailure("not-found", f"{url}: cannot read the file ({exc.strerror})") from exc
     fetched.pages.append(page)
