@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import email_validator
-import langcodes
 import nh3
 import phonenumbers
 from dateutil.rrule import rrulestr
 from language_tags import tags as language_registry
 
 import wegweiser_schema
+from feeds.languages import language_tag
 from feeds.problems import Problem, error, warning
 from feeds.suggest import did_you_mean
 
@@ -175,10 +175,7 @@ def _suggest_language(text: str) -> str | None:
     candidate = text.replace("_", "-")
     if candidate != text and _is_language_tag(candidate):
         return candidate
-    try:
-        return langcodes.find(text).to_tag()
-    except (LookupError, ValueError):
-        return None
+    return language_tag(text)
 
 
 @cache
