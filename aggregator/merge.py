@@ -109,7 +109,7 @@ def _texts(value) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def search_text(record: dict, labels: dict[str, list[str]]) -> str:
+def search_text(record: dict, folded_labels: dict[str, str]) -> str:
     """Everything a person might type to find a record: every language of its texts, place names,
     contact names and the labels of its categories and target groups in every language, folded."""
     parts = []
@@ -123,9 +123,9 @@ def search_text(record: dict, labels: dict[str, list[str]]) -> str:
     for contact in record.get("contacts") or []:
         if isinstance(contact, dict):
             parts += _texts(contact.get("name")) + _texts(contact.get("role"))
-    for term in (record.get("categories") or []) + (record.get("target_groups") or []):
-        parts += labels.get(term, [])
-    return fold(" ".join(p for p in parts if p))
+    terms = (record.get("categories") or []) + (record.get("target_groups") or [])
+    labels = " ".join(folded_labels.get(term, "") for term in terms if isinstance(term, str))
+    return fold(" ".join(p for p in parts if p)) + " " + labels
 
 
 def facets(kind: str, record: dict, town: str, provider_kind: str) -> set[tuple[str, str]]:

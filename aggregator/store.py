@@ -296,7 +296,8 @@ class Store:
             "coalesce(p.source_id = r.source_id, 0) AS original FROM records r "
             "LEFT JOIN publishers p ON p.publisher_id = r.publisher_id WHERE r.entry_id = ? AND r.withdrawn_at IS NULL ORDER BY original DESC, r.first_seen, r.key", (entry_id,)))
         entry = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))[0]
-        self._clear_index(entry_id)
+        if entry["content_hash"] is not None:  # a new entry has nothing indexed yet
+            self._clear_index(entry)
         if not records:
             self._db.execute("UPDATE entries SET withdrawn_at = ?, updated = ?, sequence = sequence + 1 WHERE entry_id = ?",
                              (now, now, entry_id))
@@ -313,18 +314,20 @@ class Store:
             (records[0]["key"], json.dumps(content, ensure_ascii=False), digest, _title(canonical), place,
              merge.start_instant(canonical, default_timezone) if kind == "event" else None,
              int(changed and entry["content_hash"] is not None), changed, now, entry_id))
-        self._index(entry_id, kind, [json.loads(r["data"]) for r in records], canonical, default_timezone, place, provider_kind)
+        self._index(entry, [json.loads(r["data"]) for r in records], canonical, default_timezone, place, provider_kind)
 
-    def _clear_index(self, entry_id: str) -> None:
-        for table in ("merge_keys", "facets", "search_words", "search_trigrams"):
-            self._db.execute(f"DELETE FROM {table} WHERE entry_id = ?", (entry_id,))
+    def _clear_index(self, entry: dict) -> None:
+        for table in ("merge_keys", "facets"):
+            self._db.execute(f"DELETE FROM {table} WHERE entry_id = ?", (entry["entry_id"],))
+        for table in ("search_words", "search_trigrams"):
+            self._db.execute(f"DELETE FROM {table} WHERE rowid = ?", (entry["num"],))
 
-    def _index(self, entry_id: str, kind: str, records: list[dict], canonical: dict, default_timezone: str,
+    def _index(self, entry: dict, records: list[dict], canonical: dict, default_timezone: str,
                town: str, provider_kind: str) -> None:
-        labels = _vocabulary_labels()
-        text = " ".join(merge.search_text(r, labels) for r in records)
-        self._db.execute("INSERT INTO search_words (entry_id, text) VALUES (?, ?)", (entry_id, text))
-        self._db.execute("INSERT INTO search_trigrams (entry_id, text) VALUES (?, ?)", (entry_id, text))
+        entry_id, kind = entry["entry_id"], entry["kind"]
+        text = " ".join(merge.search_text(r, _folded_labels()) for r in records)
+        self._db.execute("INSERT INTO search_words (rowid, text) VALUES (?, ?)", (entry["num"], text))
+        self._db.execute("INSERT INTO search_trigrams (rowid, text) VALUES (?, ?)", (entry["num"], text))
         self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
                              [(entry_id, f, v) for f, v in merge.facets(kind, canonical, town, provider_kind)])
         if kind == "event":
@@ -380,14 +383,14 @@ class Store:
         for word in words:
             phrase = '"' + word.replace('"', '""') + '"'
             table = "search_trigrams" if len(word) >= 3 else "search_words"
-            clauses.append(f"e.entry_id IN (SELECT entry_id FROM {table} WHERE {table} MATCH ?)")
+            clauses.append(f"e.num IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
             args.append(phrase if len(word) >= 3 else phrase + "*")
         if kind:
             clauses.append("e.kind = ?")
             args.append(kind)
         rank_terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        sql = (f"SELECT e.entry_id FROM entries e LEFT JOIN (SELECT entry_id, bm25(search_words) AS score FROM search_words "
-               f"WHERE search_words MATCH ?) r ON r.entry_id = e.entry_id WHERE e.withdrawn_at IS NULL AND "
+        sql = (f"SELECT e.entry_id FROM entries e LEFT JOIN (SELECT rowid AS num, bm25(search_words) AS score FROM search_words "
+               f"WHERE search_words MATCH ?) r ON r.num = e.num WHERE e.withdrawn_at IS NULL AND "
                f"{' AND '.join(clauses)} ORDER BY coalesce(r.score, 0), e.title LIMIT ?")
         return [row[0] for row in self._db.execute(sql, [rank_terms, *args, limit])]
 
@@ -427,10 +430,10 @@ def _decoded(row: dict) -> dict:
 
 
 @cache
-def _vocabulary_labels() -> dict[str, list[str]]:
-    """Every category and target group id with its labels in all languages, for search."""
+def _folded_labels() -> dict[str, str]:
+    """Every category and target group id with its labels in all languages, folded once, for search."""
     labels: dict[str, list[str]] = {}
     for name in ("categories", "target-groups"):
         for term in wegweiser_schema.vocabulary(name)["terms"]:
             labels.setdefault(term["id"], []).extend(term["label"].values())
-    return labels
+    return {term: merge.fold(" ".join(names)) for term, names in labels.items()}

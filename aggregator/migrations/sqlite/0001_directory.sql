@@ -36,7 +36,8 @@ CREATE TABLE publishers (
 );
 
 CREATE TABLE entries (
-    entry_id      TEXT PRIMARY KEY,     -- stable: never changes once given, whatever merges later
+    num           INTEGER PRIMARY KEY,  -- the row's number, keying its search rows
+    entry_id      TEXT NOT NULL UNIQUE, -- stable: never changes once given, whatever merges later
     kind          TEXT NOT NULL,        -- organisation | offer | event
     uid           TEXT NOT NULL,        -- the iCalendar UID subscribers know it by
     canonical     TEXT,                 -- records.key of the record whose content is shown
@@ -79,6 +80,7 @@ CREATE TABLE merge_keys (
     entry_id  TEXT NOT NULL REFERENCES entries(entry_id),
     PRIMARY KEY (key, entry_id)
 );
+CREATE INDEX merge_keys_entry ON merge_keys(entry_id);
 
 CREATE TABLE facets (
     entry_id  TEXT NOT NULL REFERENCES entries(entry_id),
@@ -119,6 +121,7 @@ CREATE TABLE harvest_log (
 CREATE INDEX harvest_log_source ON harvest_log(source_id, at);
 
 -- Full-text search over every language of an entry's texts, folded (lower case, no accents,
--- ß → ss, ı → i): words for ranking, trigrams for parts of German compounds.
-CREATE VIRTUAL TABLE search_words USING fts5(entry_id UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE search_trigrams USING fts5(entry_id UNINDEXED, text, tokenize = 'trigram');
+-- ß → ss, ı → i): words for ranking, trigrams for parts of German compounds. The rowid of a
+-- search row is the entry's num, so replacing an entry's row is a lookup, not a scan.
+CREATE VIRTUAL TABLE search_words USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE search_trigrams USING fts5(text, tokenize = 'trigram');
