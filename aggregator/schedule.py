@@ -36,15 +36,14 @@ def run_due(store: Store, source: Source, fetcher: Fetcher) -> None:
 
 def build_scheduler(store: Store, sources: list[Source], fetcher: Fetcher, workers: int) -> BlockingScheduler:
     """A scheduler with one interval job per source, each first run right away."""
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=workers)},
-                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-                                  timezone="UTC")
+    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=workers)}, timezone="UTC")
     store.register_sources(sources)
     now = utc_now()
     for source in sources:
         jitter = min(300, int(source.interval.total_seconds() * JITTER_SHARE))
         scheduler.add_job(run_due, IntervalTrigger(seconds=int(source.interval.total_seconds()), jitter=jitter),
-                          args=(store, source, fetcher), id=source.id, name=source.name, next_run_time=now)
+                          args=(store, source, fetcher), id=source.id, name=source.name, next_run_time=now,
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
     return scheduler
 
 
