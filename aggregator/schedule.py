@@ -8,6 +8,7 @@ running harvests finish their transaction.
 """
 import logging
 import signal
+from datetime import timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -23,10 +24,13 @@ log = logging.getLogger("wegweiser.schedule")
 JITTER_SHARE = 0.1  # of the interval, at most 5 minutes
 
 
-def run_due(store: Store, source: Source, fetcher: Fetcher) -> None:
-    """One scheduled run: harvest the source if its next check has come; never raises."""
+def run_due(store: Store, source: Source, fetcher: Fetcher, jitter: float = 0) -> None:
+    """One scheduled run: harvest the source if its next check has come; never raises.
+
+    The trigger fires up to ``jitter`` seconds early or late around the interval, so a check
+    planned one interval after the last run counts as due that much early."""
     try:
-        if not store.source_state(source.id).is_due(utc_now()):
+        if not store.source_state(source.id).is_due(utc_now() + timedelta(seconds=jitter)):
             return
         outcome = harvest_source(store, source, fetcher)
         log.info("%s: %s %s", source.id, outcome.status, outcome.message)
@@ -42,7 +46,7 @@ def build_scheduler(store: Store, sources: list[Source], fetcher: Fetcher, worke
     for source in sources:
         jitter = min(300, int(source.interval.total_seconds() * JITTER_SHARE))
         scheduler.add_job(run_due, IntervalTrigger(seconds=int(source.interval.total_seconds()), jitter=jitter),
-                          args=(store, source, fetcher), id=source.id, name=source.name, next_run_time=now,
+                          args=(store, source, fetcher, jitter), id=source.id, name=source.name, next_run_time=now,
                           max_instances=1, coalesce=True, misfire_grace_time=None)
     return scheduler
 

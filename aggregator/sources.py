@@ -52,7 +52,7 @@ class Source:
     @property
     def is_local(self) -> bool:
         """True when the feed is a file on this machine rather than a web address."""
-        return not self.url.startswith(("http://", "https://"))
+        return urlsplit(self.url).scheme.lower() not in ("http", "https")
 
 
 class RegistryError(ValueError):
@@ -102,7 +102,7 @@ def _read_sources(document: dict, layout: Layout, folder: Path) -> tuple[list[So
     entries = document.get("source")
     if not isinstance(entries, list) or "source" in layout.tables[0].keys:
         return [], problems
-    rows = list(enumerate(zip(_source_tables(layout), entries)))
+    rows = list(enumerate(zip(_source_tables(layout), entries, strict=True)))
     sources = []
     for index, (table, entry) in rows:
         source, found = _read_source(entry, table, f"/source/{index}", folder)
@@ -306,7 +306,7 @@ def _check_web_address(value: str):
     """The address, if it has a host and a possible port."""
     parts = urlsplit(value)
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked for it
     except ValueError:
         return error("", f"'{value}' has an impossible port number", "a port is a number from 1 to 65535, or leave it out", "bad-url")
     if not parts.hostname:

@@ -6,7 +6,7 @@ import sqlite3
 import sys
 from datetime import date
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import click
 
@@ -22,7 +22,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+    return urlsplit(source).scheme.lower() in ("http", "https")
 
 
 def _load(source: str) -> bytes:
@@ -30,12 +30,9 @@ def _load(source: str) -> bytes:
     Private addresses are allowed: a publisher may check a feed on their own machine first."""
     if _is_url(source):
         try:
-            response = fetch.fetch(source, allow_private=True)
+            return fetch.fetch(source, allow_private=True).body
         except fetch.FetchError as exc:
             raise ValueError(str(exc)) from exc
-        if response.status != 200:
-            raise ValueError(f"the server answered HTTP {response.status} instead of the feed")
-        return response.body
     return Path(source).read_bytes()
 
 
@@ -81,25 +78,25 @@ def validate(sources: tuple[str, ...], as_json: bool, today, no_follow: bool) ->
 def _each_page_once(chains: list[list[validator.Report]]) -> list[validator.Report]:
     """One report per page: a page named on the command line that is also a later page of
     another feed is reported as part of that feed, where its references can be resolved."""
-    continued = {report.source for chain in chains for report in chain[1:]}
+    continued = {page.source for chain in chains for page in chain[1:]}
     reports: dict[str, validator.Report] = {}
     for chain in chains:
-        for position, report in enumerate(chain):
-            if position > 0 or report.source not in continued:
-                reports.setdefault(report.source, report)
+        for position, page in enumerate(chain):
+            if position > 0 or page.source not in continued:
+                reports.setdefault(page.source, page)
     return list(reports.values())
 
 
 def _print_lines(reports: list[validator.Report]) -> None:
-    for report in reports:
-        if report.unreadable:
-            line, column = report.unreadable_at
-            click.echo(f"{report.source}:{line}:{column}: error: cannot read: {report.unreadable}")
+    for found in reports:
+        if found.unreadable:
+            line, column = found.unreadable_at
+            click.echo(f"{found.source}:{line}:{column}: error: cannot read: {found.unreadable}")
             continue
-        for problem in report.problems:
-            click.echo(problem.format(report.source))
-        summary = f"{report.errors} error{'s' * (report.errors != 1)}, {report.warnings} warning{'s' * (report.warnings != 1)}"
-        click.echo(f"{report.source}: {report.records} records checked, {summary}", err=True)
+        for problem in found.problems:
+            click.echo(problem.format(found.source))
+        summary = f"{found.errors} error{'s' * (found.errors != 1)}, {found.warnings} warning{'s' * (found.warnings != 1)}"
+        click.echo(f"{found.source}: {found.records} records checked, {summary}", err=True)
 
 
 def _print_json(reports: list[validator.Report]) -> None:

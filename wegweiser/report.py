@@ -2,6 +2,7 @@
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,8 +30,9 @@ def summary(outcomes) -> None:
         table.add_column(name, justify=justify, overflow="fold")
     for o in sorted(outcomes, key=lambda o: o.source_id):
         c = o.counts
-        table.add_row(o.source_id, f"[{STATUS_STYLE[o.status]}]{o.status}[/]", str(c.new), str(c.updated),
-                      str(c.withdrawn), str(c.rejected), o.message)
+        # Messages quote feeds and URLs, which may hold anything that looks like markup.
+        table.add_row(escape(o.source_id), f"[{STATUS_STYLE[o.status]}]{o.status}[/]", str(c.new), str(c.updated),
+                      str(c.withdrawn), str(c.rejected), escape(o.message))
     failed = sum(o.status == "failed" for o in outcomes)
     console = Console(width=160) if not Console().is_terminal else Console()
     console.print(table)
