@@ -76,15 +76,26 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         batch = None if unchanged else _batch(source, pages, fetched.pages[0][0], today or now.date())
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+    except Exception as exc:  # a fault of ours must not stop the run or go unrecorded on the source
+        failure = HarvestFailure("internal", f"{source.url}: the harvest failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                             "please report this to the maintainers of Wegweiser")
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     state.attempted(now, fetched.http_status, fetched.size, time.monotonic() - started)
     if batch is None:
+        _keep_validators(state, fetched)
         state.succeeded(now, source.interval, unchanged=True)
         store.save_state(state, "unchanged")
         return Outcome(source.id, "unchanged")
-    state.etag, state.last_modified, state.body_hash = fetched.etag, fetched.last_modified, fetched.body_hash
+    _keep_validators(state, fetched)
     state.succeeded(now, source.interval)
     counts = store.apply_harvest(state, batch, source.town, source.kind, stamp(now))
     return Outcome(source.id, "ok", counts, state.notice or "")
+
+
+def _keep_validators(state: SourceState, fetched: "_Fetched") -> None:
+    """Remember what tells the next fetch "unchanged" (a 304 may bring fresh validators too)."""
+    state.etag, state.last_modified = fetched.etag or state.etag, fetched.last_modified or state.last_modified
+    state.body_hash = fetched.body_hash if fetched.pages else state.body_hash
 
 
 def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, workers: int = 8,
@@ -122,7 +133,7 @@ def _failure(exc: fetch.FetchError) -> HarvestFailure:
 def _fetch_first(source: Source, fetcher: fetch.Fetcher, state: SourceState) -> _Fetched:
     """The first page, conditionally where the last harvest left validators (single-page feeds)."""
     if source.is_local:
-        return _read_local(source)
+        return _read_local(source, fetcher)
     try:
         first = fetcher.get(source.url, allow_private=source.allow_private, etag=state.etag, last_modified=state.last_modified)
     except fetch.FetchError as exc:
@@ -132,17 +143,28 @@ def _fetch_first(source: Source, fetcher: fetch.Fetcher, state: SourceState) -> 
     return _Fetched([(first.url, first.body, first.headers.get("Content-Type", ""))], first.status, first.etag, first.last_modified)
 
 
-def _read_local(source: Source) -> _Fetched:
+def _read_local(source: Source, fetcher: fetch.Fetcher) -> _Fetched:
+    return _Fetched([_read_file(source, source.url, fetcher.max_bytes)], None)
+
+
+def _read_file(source: Source, path: str, max_bytes: int) -> tuple[str, bytes, str]:
+    """A local feed file, or a page it links to in the same folder (a feed's links must not
+    lead anywhere else on this machine), within the size cap of fetched feeds."""
+    folder = Path(source.url).resolve().parent
+    target = Path(path).resolve()
+    if not target.is_relative_to(folder):
+        raise HarvestFailure("blocked", f"{path}: a local feed may link only to files in its own folder, {folder}")
     try:
-        body = Path(source.url).read_bytes()
+        if target.stat().st_size > max_bytes:
+            raise HarvestFailure("too-large", f"{path}: the file is larger than {max_bytes // (1024 * 1024)} MB; split the feed into pages")
+        return str(target), target.read_bytes(), ""
     except OSError as exc:
-        raise HarvestFailure("not-found", f"{source.url}: cannot read the file ({exc.strerror})") from exc
-    return _Fetched([(source.url, body, "")], None)
+        raise HarvestFailure("not-found", f"{path}: cannot read the file ({exc.strerror})") from exc
 
 
 def _get_page(source: Source, fetcher: fetch.Fetcher, url: str) -> tuple[str, bytes, str]:
     if source.is_local:
-        return url, Path(url).read_bytes(), ""
+        return _read_file(source, url, fetcher.max_bytes)
     response = fetcher.get(url, allow_private=source.allow_private)
     return response.url, response.body, response.headers.get("Content-Type", "")
 
@@ -179,6 +201,8 @@ def _sort(finding: validate.RecordFinding, publisher_id: str, batch: HarvestBatc
     if not finding.is_valid:
         problems = [p.under(finding.pointer).as_json(batch.feed_url) for p in finding.problems]
         batch.rejections.append(Rejection(finding.pointer, local_id, problems))
+        if local_id:
+            batch.kept.append(original_global_id(record, publisher_id))
     elif record.get("deleted") is True:
         batch.tombstones.append(original_global_id(record, publisher_id))
     else:
@@ -225,8 +249,6 @@ def _follow(source: Source, fetcher: fetch.Fetcher, url: str, fetched: _Fetched)
         page = _get_page(source, fetcher, url)
     except fetch.FetchError as exc:
         raise _failure(exc) from exc
-    except OSError as exc:
-        raise HarvestFailure("not-found", f"{url}: cannot read the file ({exc.strerror})") from exc
     fetched.pages.append(page)
     return page
 

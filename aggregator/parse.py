@@ -20,9 +20,14 @@ def detect(body: bytes, content_type: str = "", url: str = "") -> str:
         return "json"
     if head.startswith(b"begin:vcalendar"):
         return "ical"
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    if head.startswith((b"<!doctype html", b"<html")):
         return "html"
-    if head.startswith(b"<") and (b"<rss" in head or b"<feed" in head or b"<rdf" in head or b"<?xml" in head):
+    # Feed roots before a stray "<html" in the first bytes (a CDATA description may carry one).
+    if head.startswith(b"<") and (b"<rss" in head or b"<feed" in head or b"<rdf" in head):
+        return "rss"
+    if b"<html" in head:
+        return "html"
+    if head.startswith(b"<?xml"):
         return "rss"
     kind = content_type.split(";")[0].strip().lower()
     by_type = {"application/json": "json", "application/feed+json": "json", "text/calendar": "ical",
@@ -33,7 +38,8 @@ def detect(body: bytes, content_type: str = "", url: str = "") -> str:
     for ending, fmt in ((".json", "json"), (".ics", "ical"), (".csv", "csv"), (".rss", "rss"), (".xml", "rss"), (".html", "html")):
         if name.endswith(ending):
             return fmt
-    raise ParseError("the body is neither a JSON feed, iCalendar, RSS/Atom, an HTML page nor a CSV sheet")
+    raise ParseError(f"the body is neither a JSON feed, iCalendar, RSS/Atom, an HTML page nor a CSV sheet "
+                     f"(content type {content_type or 'not given'}); if it is one of them, set format = … in the registry")
 
 
 def parse(body: bytes, fmt: str, *, url: str, publisher: dict, language: str = "de",
@@ -56,13 +62,16 @@ def parse(body: bytes, fmt: str, *, url: str, publisher: dict, language: str = "
         raise
     except ValueError as exc:
         raise ParseError(str(exc)) from exc
+    except (OverflowError, RecursionError) as exc:
+        # Dates beyond what Python can hold, nesting deeper than the interpreter allows.
+        raise ParseError(f"the feed holds a value too large or nested too deeply to read ({type(exc).__name__})") from exc
     raise ParseError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
 def parse_json_feed(body: bytes, url: str) -> Parsed:
     """A page of the shared JSON feed; records keep their shape for the validator to judge."""
     try:
-        document = json.loads(body.decode("utf-8-sig"))
+        document = json.loads(body.decode("utf-8-sig"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise ParseError(f"the feed is not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -80,6 +89,11 @@ def parse_json_feed(body: bytes, url: str) -> Parsed:
         timezone=document.get("timezone") if isinstance(document.get("timezone"), str) else None,
         next_url=urljoin(url, link) if isinstance(link, str) else None,
     )
+
+
+def _refuse_constant(name: str):
+    """NaN and Infinity are not JSON: stored, they would break every API client downstream."""
+    raise ParseError(f"the feed contains {name}, which is not a JSON number; write a number or leave the field out")
 
 
 def _parse_ical(body: bytes, language: str, timezone: str) -> Parsed:

@@ -9,12 +9,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 
 import wegweiser_schema
 from aggregator import merge
+from aggregator.occurrences import HORIZON, PAST, ExpansionError, Occurrence, expand, window_around
+from aggregator.query import FACETS, REGION_TIMEZONE, Filters, Found, day_range, page_bounds, utc_text
 from aggregator.health import SourceState
 from feeds.ical import event_uid
 
@@ -50,6 +53,7 @@ class HarvestBatch:
     default_timezone: str
     records: list[AcceptedRecord] = field(default_factory=list)
     tombstones: list[str] = field(default_factory=list)        # global ids withdrawn by the publisher
+    kept: list[str] = field(default_factory=list)              # global ids of rejected records: their last good version stays
     rejections: list[Rejection] = field(default_factory=list)
     posts: list[dict] = field(default_factory=list)
 
@@ -109,6 +113,7 @@ class Store:
                     for statement in _statements(script.read_text(encoding="utf-8")):
                         self._db.execute(statement)
                     self._db.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+        self._expand_unexpanded_events()
 
     def schema_version(self) -> int:
         return self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
@@ -193,6 +198,7 @@ class Store:
             for accepted in batch.records:
                 seen.add(accepted.global_id)
                 dirty |= self._upsert_record(state.id, accepted, current.get(accepted.global_id), batch, town, now, counts)
+            seen.update(batch.kept)  # a record that turned invalid is rejected, not withdrawn
             active_before = [g for g, row in current.items() if row["withdrawn_at"] is None]
             missing = [g for g in active_before if g not in seen]
             withdraw = self._guard_shrink(state, missing, len(active_before), len(seen), counts, now)
@@ -284,6 +290,9 @@ class Store:
             state.shrink_held_since, state.shrink_confirmations = None, 0
             return missing
         counts.held = len(missing)
+        # Forget the validators, so the next harvest reads the smaller feed again to confirm it
+        # instead of taking "unchanged" for an answer and holding the withdrawals forever.
+        state.etag = state.last_modified = state.body_hash = None
         state.notice = (f"the feed suddenly shrank from {before} to {now_count} records: {len(missing)} withdrawals are held "
                         f"(harvest {state.shrink_confirmations} of {SHRINK_CONFIRMATIONS} before they go through); "
                         "ask the publisher whether records were removed on purpose")
@@ -315,9 +324,10 @@ class Store:
              merge.start_instant(canonical, default_timezone) if kind == "event" else None,
              int(changed and entry["content_hash"] is not None), changed, now, entry_id))
         self._index(entry, [json.loads(r["data"]) for r in records], canonical, default_timezone, place, provider_kind)
+        self._index_dates_and_organisations(entry, canonical, records[0]["global_id"], default_timezone, now)
 
     def _clear_index(self, entry: dict) -> None:
-        for table in ("merge_keys", "facets"):
+        for table in ("merge_keys", "facets", "occurrences"):
             self._db.execute(f"DELETE FROM {table} WHERE entry_id = ?", (entry["entry_id"],))
         for table in ("search_words", "search_trigrams"):
             self._db.execute(f"DELETE FROM {table} WHERE rowid = ?", (entry["num"],))
@@ -379,20 +389,207 @@ class Store:
         words = merge.fold(query).split()
         if not words:
             return []
-        clauses, args = [], []
-        for word in words:
-            phrase = '"' + word.replace('"', '""') + '"'
-            table = "search_trigrams" if len(word) >= 3 else "search_words"
-            clauses.append(f"e.num IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
-            args.append(phrase if len(word) >= 3 else phrase + "*")
+        match, args = _text_match(words)
+        clauses = [match]
         if kind:
             clauses.append("e.kind = ?")
             args.append(kind)
-        rank_terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        sql = (f"SELECT e.entry_id FROM entries e LEFT JOIN (SELECT rowid AS num, bm25(search_words) AS score FROM search_words "
-               f"WHERE search_words MATCH ?) r ON r.num = e.num WHERE e.withdrawn_at IS NULL AND "
+        rank, rank_args = _rank_join(words)
+        sql = (f"SELECT e.entry_id FROM entries e {rank} WHERE e.withdrawn_at IS NULL AND "
                f"{' AND '.join(clauses)} ORDER BY coalesce(r.score, 0), e.title LIMIT ?")
-        return [row[0] for row in self._db.execute(sql, [rank_terms, *args, limit])]
+        return [row[0] for row in self._db.execute(sql, [*rank_args, *args, limit])]
+
+    # --- occurrences of events and filtered lists ----------------------------------------
+    # Events are expanded into dates when indexed (aggregator/occurrences.py) for a window from
+    # occurrence_past before to occurrence_horizon after the harvest; refresh_occurrences moves the
+    # window on. find and occurrences_in answer every list the web app and the API show.
+
+    occurrence_past = PAST
+    occurrence_horizon = HORIZON
+
+    def _index_dates_and_organisations(self, entry: dict, canonical: dict, global_id: str,
+                                       default_timezone: str, now: str) -> None:
+        """Index an entry's organisation (as a facet) and, for events, its dates around now."""
+        publisher = global_id.rsplit("/", 1)[0]
+        self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
+                             [(entry["entry_id"], "organisation", o) for o in _organisations(entry, canonical, publisher)])
+        if entry["kind"] == "event":
+            zone_name = canonical.get("timezone") or default_timezone
+            self._db.execute("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry["entry_id"]))
+            self._write_occurrences(entry["entry_id"], canonical, zone_name, datetime.fromisoformat(now))
+
+    def _write_occurrences(self, entry_id: str, event: dict, zone_name: str, now: datetime) -> None:
+        """Replace an event's stored dates by those in the window around now."""
+        low, high = window_around(now, self.occurrence_past, self.occurrence_horizon)
+        try:
+            found = expand(event, zone_name, low, high)
+        except ExpansionError:
+            # Validation lets no such event through; should one slip by, it is listed without dates
+            # rather than failing its source's whole harvest.
+            found = []
+        self._db.execute("DELETE FROM occurrences WHERE entry_id = ?", (entry_id,))
+        self._db.executemany("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (entry_id, utc_text(o.start_utc), utc_text(o.end_utc) if o.end_utc else None, int(o.all_day), o.local_date,
+             o.start_local, o.status, o.recurrence_id, json.dumps(o.changes, ensure_ascii=False) if o.changes else None)
+            for o in found])
+
+    def _expand_unexpanded_events(self) -> None:
+        """Expand the events stored before the store kept dates (their zone is empty), once.
+        Their feed's zone was not kept, so times without their own zone are read in the region's."""
+        rows = self._db.execute("SELECT entry_id, data FROM entries WHERE kind = 'event' AND timezone IS NULL "
+                                "AND withdrawn_at IS NULL AND data IS NOT NULL").fetchall()
+        if not rows:
+            return
+        now = datetime.now(timezone.utc)
+        with self._transaction():
+            for entry_id, data in rows:
+                event = json.loads(data)
+                zone_name = event.get("timezone") or REGION_TIMEZONE
+                self._db.execute("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry_id))
+                self._write_occurrences(entry_id, event, zone_name, now)
+
+    def refresh_occurrences(self, now: datetime) -> int:
+        """Expand every current event again for the window around ``now`` (daily, so series
+        without end never run out of dates); returns how many events were expanded."""
+        with self._transaction():
+            rows = self._db.execute("SELECT entry_id, data, timezone FROM entries WHERE kind = 'event' "
+                                    "AND withdrawn_at IS NULL AND data IS NOT NULL").fetchall()
+            for entry_id, data, zone_name in rows:
+                self._write_occurrences(entry_id, json.loads(data), zone_name or REGION_TIMEZONE, now)
+        return len(rows)
+
+    def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:
+        """One page of the entries of a kind matching the filters, the total, and per facet the
+        counts of its values under all the other filters. With ``changed_since``, entries withdrawn
+        since then come too (flagged ``withdrawn``), in order of change, so a copy can be kept in step."""
+        limit, offset = page_bounds(page, per_page)
+        where, args = self._filter_sql(kind, filters)
+        if filters.changed_since:
+            where = f"({where}) OR (e.kind = ? AND e.withdrawn_at IS NOT NULL AND e.updated > ?)"
+            args += [kind, utc_text(filters.changed_since)]
+        total = self._db.execute(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
+        order, join, join_args, order_args = self._order_sql(kind, filters)
+        rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                                      [*join_args, *args, *order_args, limit, offset]))
+        entries = [_decoded(row) | {"withdrawn": row["withdrawn_at"] is not None} for row in rows]
+        return Found(total, entries, self._facet_counts(kind, filters), page, per_page)
+
+    def occurrences_in(self, filters: Filters, from_: date | datetime | None = None,
+                       to: date | datetime | None = None, limit: int | None = None) -> list[tuple[Occurrence, dict]]:
+        """The dates of matching events in a range (days in the filters' zone, both included, or
+        instants; by default the filters' own range), cancelled ones included, in order of start."""
+        low, high = _bounds(from_ if from_ is not None else filters.from_, to if to is not None else filters.to, filters.timezone)
+        where, args = self._filter_sql("event", replace(filters, from_=None, to=None))
+        sql = (f"SELECT o.start_utc AS o_start_utc, o.end_utc AS o_end_utc, o.all_day AS o_all_day, o.start_local AS o_start_local, "
+               f"o.status AS o_status, o.recurrence_id AS o_recurrence_id, o.changes AS o_changes, e.* "
+               f"FROM occurrences o JOIN entries e ON e.entry_id = o.entry_id WHERE ({where}) AND {_OVERLAPS} "
+               f"ORDER BY o.start_utc, e.title, e.entry_id LIMIT ?")
+        rows = _rows(self._db.execute(sql, [*args, high or "9999", low or "0000", low or "0000", -1 if limit is None else limit]))
+        return [(_stored_occurrence(row), _decoded({k: v for k, v in row.items() if not k.startswith("o_")})) for row in rows]
+
+    def _filter_sql(self, kind: str, filters: Filters, skip_facet: str | None = None) -> tuple[str, list]:
+        """The WHERE condition (on entries ``e``) for current entries of a kind matching the filters,
+        leaving out one facet's own selection when its counts are taken."""
+        clauses, args = ["e.kind = ?", "e.withdrawn_at IS NULL"], [kind]
+        words = merge.fold(filters.q).split()
+        if words:
+            match, match_args = _text_match(words)
+            clauses.append(match)
+            args += match_args
+        for facet in FACETS:
+            values = filters.facet_values(facet)
+            if values and facet != skip_facet:
+                clauses.append(f"e.entry_id IN (SELECT entry_id FROM facets WHERE facet = ? AND value IN ({','.join('?' * len(values))}))")
+                args += [facet, *values]
+        low, high = filters.utc_range()
+        if kind == "event" and (low or high):
+            clauses.append(f"EXISTS (SELECT 1 FROM occurrences o WHERE o.entry_id = e.entry_id AND {_OVERLAPS})")
+            args += [high or "9999", low or "0000", low or "0000"]
+        if kind == "offer" and (filters.from_ or filters.to):
+            # An offer without valid_from/valid_to is valid open-endedly on that side.
+            clauses.append("coalesce(json_extract(e.data, '$.valid_from'), '0000') <= ? AND coalesce(json_extract(e.data, '$.valid_to'), '9999') >= ?")
+            args += [(filters.to or date.max).isoformat(), (filters.from_ or date.min).isoformat()]
+        if filters.changed_since:
+            clauses.append("e.updated > ?")
+            args.append(utc_text(filters.changed_since))
+        return " AND ".join(clauses), args
+
+    def _order_sql(self, kind: str, filters: Filters) -> tuple[str, str, list, list]:
+        """ORDER BY for a list, with the join it needs and the arguments of each: changes in order
+        for ``changed_since``, else search relevance, then events by their first date in the range."""
+        if filters.changed_since:
+            return "e.updated, e.entry_id", "", [], []
+        words = merge.fold(filters.q).split()
+        join, join_args = _rank_join(words) if words else ("", [])
+        order, order_args = ["coalesce(r.score, 0)"] if words else [], []
+        if kind == "event":
+            low, high = filters.utc_range()
+            order.append(f"coalesce((SELECT min(o.start_utc) FROM occurrences o WHERE o.entry_id = e.entry_id AND {_OVERLAPS}), e.starts)")
+            order_args = [high or "9999", low or "0000", low or "0000"]
+        return ", ".join(order + ["e.title", "e.entry_id"]), join, join_args, order_args
+
+    def _facet_counts(self, kind: str, filters: Filters) -> dict[str, dict[str, int]]:
+        """Per facet, how many entries each value has under the filters without that facet's own."""
+        counts = {}
+        for facet in FACETS:
+            where, args = self._filter_sql(kind, filters, skip_facet=facet)
+            rows = self._db.execute(f"SELECT f.value, count(*) FROM facets f JOIN entries e ON e.entry_id = f.entry_id "
+                                    f"WHERE f.facet = ? AND {where} GROUP BY f.value ORDER BY count(*) DESC, f.value", [facet, *args])
+            counts[facet] = dict(rows.fetchall())
+        return counts
+
+
+# An occurrence overlaps a range [low, high): it starts before high and ends after low (one without end: starts at or after low).
+_OVERLAPS = "o.start_utc < ? AND (o.end_utc > ? OR (o.end_utc IS NULL AND o.start_utc >= ?))"
+
+
+def _text_match(words: list[str]) -> tuple[str, list]:
+    """The condition (on entries ``e``) that every folded word occurs: three letters or more anywhere
+    in a word (trigrams), shorter ones as the start of a word."""
+    clauses, args = [], []
+    for word in words:
+        phrase = '"' + word.replace('"', '""') + '"'
+        table = "search_trigrams" if len(word) >= 3 else "search_words"
+        clauses.append(f"e.num IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
+        args.append(phrase if len(word) >= 3 else phrase + "*")
+    return " AND ".join(clauses), args
+
+
+def _rank_join(words: list[str]) -> tuple[str, list]:
+    """A join giving each entry ``r.score``: whole-word relevance (bm25, lower is better) for any of the words."""
+    rank_terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+    return ("LEFT JOIN (SELECT rowid AS num, bm25(search_words) AS score FROM search_words "
+            "WHERE search_words MATCH ?) r ON r.num = e.num"), [rank_terms]
+
+
+def _organisations(entry: dict, record: dict, publisher: str) -> set[str]:
+    """The entry ids of the organisations an entry belongs to: itself for an organisation, the
+    provider of an offer, the organisers of an event."""
+    if entry["kind"] == "organisation":
+        return {entry["entry_id"]}
+    references = [record.get("provider")] if entry["kind"] == "offer" else [record.get("organiser"), *(record.get("co_organisers") or [])]
+    found = set()
+    for ref in references:
+        if isinstance(ref, str):
+            found.add(merge.entry_id_for("organisation", merge.global_id(publisher, ref)))
+        elif isinstance(ref, dict) and isinstance(ref.get("publisher"), str) and isinstance(ref.get("id"), str):
+            found.add(merge.entry_id_for("organisation", merge.global_id(ref["publisher"], ref["id"])))
+    return found
+
+
+def _bounds(start: date | datetime | None, end: date | datetime | None, zone_name: str) -> tuple[str | None, str | None]:
+    """A range given as days (both included, in the zone) or as aware instants, as UTC text."""
+    low = utc_text(start) if isinstance(start, datetime) else day_range(start, None, zone_name)[0]
+    high = utc_text(end) if isinstance(end, datetime) else day_range(None, end, zone_name)[1]
+    return low, high
+
+
+def _stored_occurrence(row: dict) -> Occurrence:
+    return Occurrence(
+        start_utc=datetime.fromisoformat(row["o_start_utc"]),
+        end_utc=datetime.fromisoformat(row["o_end_utc"]) if row["o_end_utc"] else None,
+        all_day=bool(row["o_all_day"]), start_local=row["o_start_local"], status=row["o_status"],
+        recurrence_id=row["o_recurrence_id"], changes=json.loads(row["o_changes"]) if row["o_changes"] else {})
 
 
 def _statements(script: str) -> list[str]:

@@ -345,3 +345,50 @@ def test_spreadsheet_source_is_converted_and_harvested(store, server):
     server.behaviour = send(sheet, 200, "text/csv")
     outcome = harvest(store, make_source(server.url.replace(".json", ".csv"), fmt="csv"))
     assert (outcome.status, outcome.counts.new, outcome.counts.rejected) == ("ok", 3, 0)
+
+
+def test_withdrawals_held_after_a_sudden_shrink_go_through_once_confirmed(store, server):
+    feed = json.loads(GOOD)
+    feed["offers"] = [dict(feed["offers"][0], id=f"angebot-{n}") for n in range(8)]
+    server.behaviour = conditional(json.dumps(feed).encode(), '"full"')
+    harvest(store, make_source(server.url))
+    shrunk = dict(feed, offers=feed["offers"][:1])
+    server.behaviour = conditional(json.dumps(shrunk).encode(), '"small"')
+    outcomes = [harvest(store, make_source(server.url)) for _ in range(3)]
+    assert [o.counts.held for o in outcomes] == [7, 7, 0]
+    assert outcomes[-1].counts.withdrawn == 7
+    assert len(store.entries("offer")) == 1
+
+
+def test_a_good_record_turning_invalid_keeps_its_last_good_version(store, server):
+    harvest(store, make_source(server.url))
+    feed = json.loads(GOOD)
+    feed["offers"][0]["contacts"][0]["email"] = "kaputt@"
+    server.behaviour = send(json.dumps(feed).encode())
+    outcome = harvest(store, make_source(server.url))
+    assert (outcome.counts.rejected, outcome.counts.withdrawn) == (1, 0)
+    assert titles(store) == GOOD_TITLES
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(GOOD.replace(b'"free": true', b'"free": true, "amount": NaN'), id="nan"),
+    pytest.param(b'{"schema_version": "1.0.0", "publisher": ' + b"[" * 100000 + b"]" * 100000 + b"}", id="deep-nesting"),
+])
+def test_values_python_cannot_hold_fail_the_feed_cleanly(store, server, body):
+    harvest(store, make_source(server.url))
+    server.behaviour = send(body)
+    outcome = harvest(store, make_source(server.url))
+    assert outcome.status == "failed" and store.source_state("bruecke").failure_class == "parse"
+    assert titles(store) == GOOD_TITLES
+
+
+def test_a_local_feed_may_not_lead_out_of_its_folder(store, tmp_path):
+    (tmp_path / "geheim").mkdir()
+    (tmp_path / "geheim" / "private.json").write_bytes(GOOD)
+    (tmp_path / "verein").mkdir()
+    page = json.loads(GOOD)
+    page["next"] = "../geheim/private.json"
+    (tmp_path / "verein" / "feed.json").write_text(json.dumps(page))
+    outcome = harvest(store, make_source(str(tmp_path / "verein" / "feed.json")))
+    assert (outcome.status, outcome.error_class) == ("failed", "blocked")
+    assert "only to files in its own folder" in outcome.message

@@ -160,8 +160,8 @@ def test_migrations_run_once_and_are_versioned(tmp_path):
     path = tmp_path / "d.sqlite"
     Store(path).close()
     again = Store(path)
-    assert again.schema_version() == 1
-    assert sqlite3.connect(path).execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    assert again.schema_version() == 2
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
 
 
 def test_failed_transaction_leaves_the_old_set(store):
