@@ -266,4 +266,4 @@ def _publisher_of(source: Source) -> dict:
     Its id is the feed's URL: unique across regions, and it stays while the feed does."""
     publisher_id = source.url if not source.is_local else f"local.{source.id.replace('_', '-').replace('.', '-')}"
     town = {"name": source.town, **({"ags": source.ags} if source.ags else {})}
-    return {"id": publisher_id, "name": {"de": source.name}, "kind": source.kind, "town": town, "license": "dl-de/by-2-0"}
+    return {"id": publisher_id, "name": {"de": source.name}, "kind": source.kind, "town": town}

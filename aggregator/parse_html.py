@@ -49,15 +49,15 @@ def parse_html(data: bytes, *, url: str, language: str = "de", timezone: str = "
     blocks = _json_ld(root, parsed.problems)
     nodes = [found for value, line in blocks for found in _described(value, line, parsed.problems)]
     if len(nodes) > MAX_RECORDS:
-        parsed.problems.append(warning("", f"The page describes {len(nodes):,} events, organisations and services; "
-                                           f"only the first {MAX_RECORDS:,} are read.", "Publish a feed with pages "
-                                           "instead.", "json-ld-too-many").at(nodes[MAX_RECORDS][1], None))
+        parsed.problems.append(warning("", f"the page describes {len(nodes):,} events, organisations and services; "
+                                           f"only the first {MAX_RECORDS:,} are read", "publish a feed with pages "
+                                           "instead", "json-ld-too-many").at(nodes[MAX_RECORDS][1], None))
     RecordReader(base, page_language, language, timezone).read(nodes[:MAX_RECORDS], parsed)
     if not parsed.alternates and not parsed.record_count:
         message = ("no schema.org data and no feed link found on the page" if not blocks else
                    "the page's schema.org data describes no event, organisation or service, and it links no feed")
-        parsed.problems.append(warning("", message, "Register the address of the organisation's feed or calendar "
-                                                    "instead of its homepage.", "html-nothing-found"))
+        parsed.problems.append(warning("", message, "register the address of the organisation's feed or calendar "
+                                                    "instead of its homepage", "html-nothing-found"))
     return parsed
 
 
@@ -94,8 +94,8 @@ def _encodings(data: bytes) -> list[str]:
 def _cut_short(parser: lxml.html.HTMLParser) -> list[Problem]:
     """A warning when libxml2 stopped early, as it does at its size limits (text over 10 MB, deep nesting)."""
     fatal = [entry for entry in parser.error_log if entry.level_name == "FATAL"]
-    return [warning("", f"The page could not be read to its end ({fatal[0].message.strip()}), so later parts of it "
-                        "are missing.", "Keep pages and the data in them below 10 MB.", "html-cut-short")
+    return [warning("", f"the page could not be read to its end ({fatal[0].message.strip()}), so later parts of it "
+                        "are missing", "keep pages and the data in them below 10 MB", "html-cut-short")
             .at(fatal[0].line, None)] if fatal else []
 
 
@@ -125,19 +125,19 @@ def _json_ld(root, problems: list[Problem]) -> list[tuple[object, int]]:
             continue
         text, line = script.text or "", script.sourceline or 1
         if len(text) > MAX_JSON_LD_CHARS:
-            problems.append(warning("", f"A schema.org block of {len(text):,} characters is too large to read.",
-                                    f"Keep each JSON-LD block below {MAX_JSON_LD_CHARS:,} characters.",
+            problems.append(warning("", f"a schema.org block of {len(text):,} characters is too large to read",
+                                    f"keep each JSON-LD block below {MAX_JSON_LD_CHARS:,} characters",
                                     "json-ld-too-large").at(line, None))
             continue
         try:
             blocks.append((json.loads(text), line))
         except json.JSONDecodeError as exc:
-            problems.append(warning("", f"A schema.org block is not valid JSON ({exc.msg}), so it is left out.",
-                                    "Check the block with https://validator.schema.org/", "json-ld-invalid")
+            problems.append(warning("", f"a schema.org block is not valid JSON ({exc.msg}), so it is left out",
+                                    "check the block with https://validator.schema.org/", "json-ld-invalid")
                             .at(line + exc.lineno - 1, exc.colno))
         except RecursionError:
-            problems.append(warning("", "A schema.org block is nested too deeply to read, so it is left out.",
-                                    f"Nest the data less than {MAX_DEPTH} levels deep.", "json-ld-too-deep")
+            problems.append(warning("", "a schema.org block is nested too deeply to read, so it is left out",
+                                    f"nest the data less than {MAX_DEPTH} levels deep", "json-ld-too-deep")
                             .at(line, None))
     return blocks
 
@@ -149,12 +149,12 @@ def _described(value, line: int, problems: list[Problem]) -> list[tuple[dict, in
         item, depth = stack.pop()
         visited += 1
         if visited > MAX_NODES:
-            problems.append(warning("", f"A schema.org block has more than {MAX_NODES:,} parts; the rest is not read.",
-                                    "Split the data into several pages.", "json-ld-too-large").at(line, None))
+            problems.append(warning("", f"a schema.org block has more than {MAX_NODES:,} parts; the rest is not read",
+                                    "split the data into several pages", "json-ld-too-large").at(line, None))
             break
         if depth > MAX_DEPTH:
-            problems.append(warning("", f"A schema.org block is nested deeper than {MAX_DEPTH} levels; the deeper "
-                                        "parts are not read.", "Nest the data less deeply.", "json-ld-too-deep")
+            problems.append(warning("", f"a schema.org block is nested deeper than {MAX_DEPTH} levels; the deeper "
+                                        "parts are not read", "nest the data less deeply", "json-ld-too-deep")
                             .at(line, None))
             break
         if isinstance(item, list):

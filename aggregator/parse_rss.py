@@ -54,12 +54,17 @@ def parse_rss(data: bytes, *, url: str, language: str = "de", timezone: str = "E
     texts_language = language_tag(document.feed.get("language")) or language
     parsed = Parsed(default_language=texts_language, timezone=timezone, next_url=_next_page(document, url))
     if document.bozo:
-        parsed.problems.append(warning("", f"The feed has a fault ({_fault(document.bozo_exception)}), so its "
-                                           "items were read leniently and may be incomplete.",
-                                       "Check the feed at https://validator.w3.org/feed/", "rss-not-well-formed"))
+        parsed.problems.append(warning("", f"the feed has a fault ({_fault(document.bozo_exception)}), so its "
+                                           "items were read leniently and may be incomplete",
+                                       "check the feed at https://validator.w3.org/feed/", "rss-not-well-formed"))
     reader = _ItemReader(document, url, texts_language, timezone)
-    for entry in document.entries:
-        reader.read(entry, parsed)
+    for number, entry in enumerate(document.entries, start=1):
+        try:
+            reader.read(entry, parsed)
+        except (ValueError, OverflowError) as exc:  # one unreadable item, e.g. a date in year 0, not the feed
+            parsed.problems.append(warning("", f"item {number} ({entry.get('title', 'without title')!r}) cannot be read "
+                                               f"and is left out: {exc}", "check the item's dates in the feed",
+                                           "rss-unreadable-item"))
     return parsed
 
 
@@ -110,16 +115,16 @@ class _ItemReader:
         title = plain_text(entry.get("title", ""))
         own_id = record_id(entry.get("id") or entry.get("link") or f"{title}|{entry.get('published', '')}")
         if own_id in self.seen:
-            parsed.problems.append(warning("", f"The item {title!r} repeats the guid of an earlier item, so it is "
-                                               "left out.", "Give every item its own guid.", "rss-duplicate-guid"))
+            parsed.problems.append(warning("", f"the item {title!r} repeats the guid of an earlier item, so it is "
+                                               "left out", "give every item its own guid", "rss-duplicate-guid"))
             return
         self.seen.add(own_id)
         dates = self._event_dates(entry)
         start = moment(dates.start, self.zone) if dates else None
         if dates and start is None:
-            parsed.problems.append(warning("", f"The item {title!r} gives its start as {dates.start!r}, which cannot "
-                                               "be read, so it is kept as a news post.",
-                                           "Write dates like 2026-12-05T18:00:00+01:00.", "rss-unreadable-date"))
+            parsed.problems.append(warning("", f"the item {title!r} gives its start as {dates.start!r}, which cannot "
+                                               "be read, so it is kept as a news post",
+                                           "write dates like 2026-12-05T18:00:00+01:00", "rss-unreadable-date"))
         if start is None:
             parsed.posts.append(self._post(entry, own_id, title))
             return

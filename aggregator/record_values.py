@@ -83,8 +83,8 @@ def event_end(start: date | datetime, end: date | datetime | None, exclusive: bo
     if not isinstance(start, datetime):
         end = (end.date() if isinstance(end, datetime) else end) - timedelta(days=1 if exclusive else 0)
     if end < start:
-        problems.append(warning("/end", f"The event ends ({written(end)}) before it starts ({written(start)}), so "
-                                        "the end is left out.", "Check the start and end dates.", "end-before-start"))
+        problems.append(warning("/end", f"the event ends ({written(end)}) before it starts ({written(start)}), so "
+                                        "the end is left out", "check the start and end dates", "end-before-start"))
         return None
     return None if end == start and not isinstance(start, datetime) else written(end)
 
@@ -107,8 +107,8 @@ def place_location(place: str, language: str) -> dict | None:
 
 def unplaced(place: str) -> Problem:
     """The warning for a place that cannot become a location."""
-    return warning("/location", f"The place {place[:120]!r} lacks a street, postcode or town, so it is left out.",
-                   "Give the address as: name, street and number, postcode town.", "location-without-address")
+    return warning("/location", f"the place {place[:120]!r} lacks a street, postcode or town, so it is left out",
+                   "give the address as: name, street and number, postcode town", "location-without-address")
 
 
 def web_address(link: str, base: str) -> str | None:
@@ -132,14 +132,22 @@ def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Pro
         name = problem.pointer.split("/")[1] if problem.pointer.count("/") else ""
         if not name or name in required:
             label = next(iter(record.get("title", record.get("name", {})).values()), record.get("id", ""))
-            problems.append(warning(problem.pointer, f"{label!r} is left out: {problem.message}.", problem.hint,
-                                    problem.code))
+            problems.append(warning(problem.pointer, f"{label!r} is left out: {_in_sentence(problem.message)}",
+                                    _in_sentence(problem.hint), problem.code))
             return None
         if name in record:
             record.pop(name)
-            problems.append(warning(problem.pointer, f"{problem.message}, so `{name}` is left out.", problem.hint,
-                                    problem.code))
+            problems.append(warning(problem.pointer, f"`{name}` is left out: {_in_sentence(problem.message)}",
+                                    _in_sentence(problem.hint), problem.code))
     return record
+
+
+def _in_sentence(text: str) -> str:
+    """A validator's message or hint as part of a warning: lower case first (acronyms such as UNTIL stay), no
+    final period; hints taken from the schema's descriptions are written as sentences."""
+    first_word = text.split(" ", 1)[0]
+    lowered = text if len(first_word) > 1 and first_word.isupper() else text[:1].lower() + text[1:]
+    return lowered.removesuffix(".")
 
 
 def _missing_categories(problem: Problem) -> bool:

@@ -162,8 +162,8 @@ class RecordReader:
         name = next(iter(_texts(node.get("name"), self.language).values()), "")
         start = moment(_first_string(node.get("startDate")), self.zone)
         if start is None:
-            problems.append(warning("/start", f"The event {name!r} has no readable start (startDate), so it is "
-                                              "left out.", "Give startDate like 2026-12-05T18:00:00+01:00.",
+            problems.append(warning("/start", f"the event {name!r} has no readable start (startDate), so it is "
+                                              "left out", "give startDate like 2026-12-05T18:00:00+01:00",
                                     "json-ld-no-start"))
             return None
         own_id = self._claim_id(node, written(start))

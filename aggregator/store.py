@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, wraps
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
 from importlib.resources import files
@@ -70,6 +70,16 @@ class HarvestCounts:
     held: int = 0            # withdrawals held back by the shrink guard
 
 
+def _locked(method):
+    """Run a read under the store's lock: the harvest's threads share one connection, and a read
+    between another thread's BEGIN and COMMIT would see (or lose, on ROLLBACK) its half-done work."""
+    @wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 def _rows(cursor) -> list[dict]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -115,6 +125,7 @@ class Store:
                     self._db.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
         self._expand_unexpanded_events()
 
+    @_locked
     def schema_version(self) -> int:
         return self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
 
@@ -141,6 +152,7 @@ class Store:
                     "town = excluded.town, ags = excluded.ags",
                     (s.id, s.name, s.url, s.kind, s.town, s.ags))
 
+    @_locked
     def source_state(self, source_id: str) -> SourceState:
         """The harvest state recorded on a source."""
         row = _rows(self._db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)))
@@ -149,6 +161,7 @@ class Store:
         known = {f.name for f in fields(SourceState)}
         return SourceState(**{k: v for k, v in row[0].items() if k in known})
 
+    @_locked
     def sources(self) -> list[dict]:
         """Every source with its health, for the health page."""
         return _rows(self._db.execute("SELECT * FROM sources ORDER BY id"))
@@ -171,15 +184,18 @@ class Store:
             (state.id, at, state.status, state.http_status, c.new, c.updated, c.withdrawn,
              c.rejected, state.failure_class, message or state.last_error))
 
+    @_locked
     def harvest_log(self, source_id: str, limit: int = 50) -> list[dict]:
         return _rows(self._db.execute("SELECT * FROM harvest_log WHERE source_id = ? ORDER BY rowid DESC LIMIT ?",
                                       (source_id, limit)))
 
+    @_locked
     def rejections(self, source_id: str) -> list[dict]:
         """The records of a source left out at its last good harvest, with the reasons."""
         rows = _rows(self._db.execute("SELECT * FROM rejections WHERE source_id = ? ORDER BY rowid", (source_id,)))
         return [row | {"problems": json.loads(row["problems"])} for row in rows]
 
+    @_locked
     def posts(self, source_id: str) -> list[dict]:
         return _rows(self._db.execute("SELECT * FROM posts WHERE source_id = ? ORDER BY published DESC", (source_id,)))
 
@@ -356,6 +372,7 @@ class Store:
 
     # --- reading the directory ---------------------------------------------------------
 
+    @_locked
     def entries(self, kind: str | None = None, *, include_withdrawn: bool = False) -> list[dict]:
         """Directory entries with their content and sources."""
         clauses, args = [], []
@@ -368,21 +385,25 @@ class Store:
         rows = _rows(self._db.execute(f"SELECT * FROM entries {where} ORDER BY kind, title, entry_id", args))
         return [_decoded(row) for row in rows]
 
+    @_locked
     def entry(self, entry_id: str) -> dict | None:
         rows = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))
         return _decoded(rows[0]) if rows else None
 
+    @_locked
     def entry_sources(self, entry_id: str) -> list[dict]:
         """The sources an entry came from, with when and from which URL."""
         return _rows(self._db.execute(
             "SELECT source_id, global_id, feed_url, fetched_at, first_seen FROM records "
             "WHERE entry_id = ? AND withdrawn_at IS NULL ORDER BY first_seen, key", (entry_id,)))
 
+    @_locked
     def records_of(self, source_id: str, *, include_withdrawn: bool = False) -> list[dict]:
         where = "" if include_withdrawn else "AND withdrawn_at IS NULL"
         rows = _rows(self._db.execute(f"SELECT * FROM records WHERE source_id = ? {where} ORDER BY key", (source_id,)))
         return [row | {"data": json.loads(row["data"])} for row in rows]
 
+    @_locked
     def search(self, query: str, kind: str | None = None, limit: int = 50) -> list[str]:
         """Entry ids matching every word of the query, folded; words of three letters or more also
         match inside longer words (German compounds), ranked by whole-word relevance."""
@@ -458,6 +479,7 @@ class Store:
                 self._write_occurrences(entry_id, json.loads(data), zone_name or REGION_TIMEZONE, now)
         return len(rows)
 
+    @_locked
     def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:
         """One page of the entries of a kind matching the filters, the total, and per facet the
         counts of its values under all the other filters. With ``changed_since``, entries withdrawn
@@ -474,6 +496,7 @@ class Store:
         entries = [_decoded(row) | {"withdrawn": row["withdrawn_at"] is not None} for row in rows]
         return Found(total, entries, self._facet_counts(kind, filters), page, per_page)
 
+    @_locked
     def occurrences_in(self, filters: Filters, from_: date | datetime | None = None,
                        to: date | datetime | None = None, limit: int | None = None) -> list[tuple[Occurrence, dict]]:
         """The dates of matching events in a range (days in the filters' zone, both included, or

@@ -1,14 +1,17 @@
 """Web pages into records: schema.org JSON-LD, feed links, broken and hostile pages."""
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from aggregator.parse_html import MAX_DEPTH, MAX_JSON_LD_CHARS, MAX_RECORDS, parse_html
 from aggregator.parsed import Parsed
+from aggregator.record_values import keep_valid
 from aggregator.xmlsafe import UnsafeXML
-from tests.test_parse_rss import by_title, record_errors, recording_server  # noqa: F401 (fixture)
+from feeds.checks import FeedContext
+from tests.test_parse_rss import by_title, off_house_style, record_errors, recording_server  # noqa: F401 (fixture)
 
 DATA = Path(__file__).parent / "data" / "html"
 FIXTURES = ["verein.html", "rathaus.html", "tec-single-event.html", "broken-json-ld.html"]
@@ -90,6 +93,7 @@ def test_a_person_as_organiser_makes_no_reference_and_a_place_without_postcode_i
     index = parsed.events.index(cooking)
     [problem] = [problem for problem in parsed.problems if problem.pointer == f"/events/{index}/location"]
     assert "Vereinsküche" in problem.message and problem.line == 18
+    assert off_house_style(parsed.problems) == []
     chorus = by_title(parsed.events)["Chorprobe (neuer Termin)"]
     assert chorus["location"]["name"] == {"de": "Gemeindesaal"}  # written as one line of text
 
@@ -148,6 +152,7 @@ def test_an_event_without_a_readable_start_is_left_out_with_a_warning():
     parsed = parse_html(page(event_block("Sommerfest", start="im Juli")), url="https://verein.example/")
     assert parsed.events == []
     assert parsed.problems[0].pointer == "/events/0/start" and "Sommerfest" in parsed.problems[0].message
+    assert off_house_style(parsed.problems) == []
 
 
 def test_a_field_the_validator_rejects_is_left_out_with_a_warning_and_the_record_kept():
@@ -156,6 +161,20 @@ def test_a_field_the_validator_rejects_is_left_out_with_a_warning_and_the_record
     [record] = parsed.organisations
     assert "email" not in record and "phone" not in record
     assert {problem.pointer for problem in parsed.problems} == {"/organisations/0/email", "/organisations/0/phone"}
+    phone = next(problem for problem in parsed.problems if problem.pointer.endswith("/phone"))
+    assert phone.message == "`phone` is left out: the phone number '12' has too few or too many digits"
+    assert off_house_style(parsed.problems) == []
+
+
+def test_a_schema_description_as_hint_reads_as_part_of_the_warning():
+    club = {"id": "verein", "updated": FALLBACK_UPDATED, "name": {"de": "Verein"}, "kind": "other",
+            "address": {"address_1": "Markt 1", "postal_code": "04860", "city": "Lindenau", "country": "Deutschland"}}
+    problems = []
+    kept = keep_valid("organisation", club, FeedContext(today=date.today()), problems)
+    assert "address" not in kept
+    [problem] = problems
+    assert problem.message == "`address` is left out: 'Deutschland' is not a valid value for `country`"
+    assert problem.hint == "ISO 3166-1 alpha-2 country code"  # the schema's description, without its period
 
 
 # --- feed links ----------------------------------------------------------------------------
@@ -178,6 +197,7 @@ def test_feed_links_are_read_against_the_base_and_only_web_addresses_kept():
 def test_a_page_with_neither_schema_org_data_nor_feed_links_says_so():
     parsed = read("plain.html")
     assert [problem.message for problem in parsed.problems] == ["no schema.org data and no feed link found on the page"]
+    assert off_house_style(parsed.problems) == []
     assert parsed.record_count == 0
 
 
@@ -185,6 +205,7 @@ def test_one_invalid_block_is_reported_at_its_line_and_the_others_are_read():
     parsed = read("broken-json-ld.html")
     [problem] = parsed.problems
     assert (problem.severity, problem.code, problem.line) == ("warning", "json-ld-invalid", 12)
+    assert off_house_style(parsed.problems) == []
     assert [event["title"]["de"] for event in parsed.events] == ["Bewerbungstraining für junge Zugewanderte"]
 
 
@@ -236,6 +257,7 @@ def test_json_ld_nested_beyond_the_parser_is_a_warning():
     parsed = parse_html(page("[" * 100_000 + "]" * 100_000, event_block("Fest")), url="https://verein.example/")
     assert [problem.code for problem in parsed.problems] == ["json-ld-too-deep"]
     assert [event["title"]["de"] for event in parsed.events] == ["Fest"]
+    assert off_house_style(parsed.problems) == []
 
 
 def test_json_ld_nested_beyond_the_depth_limit_is_read_down_to_the_limit():
@@ -246,6 +268,7 @@ def test_json_ld_nested_beyond_the_depth_limit_is_read_down_to_the_limit():
                         url="https://verein.example/")
     assert [event["title"]["de"] for event in parsed.events] == ["Oben"]
     assert [problem.code for problem in parsed.problems] == ["json-ld-too-deep"]
+    assert off_house_style(parsed.problems) == []
 
 
 def test_a_huge_json_ld_block_is_refused_and_the_next_one_read():
@@ -253,6 +276,7 @@ def test_a_huge_json_ld_block_is_refused_and_the_next_one_read():
     parsed = parse_html(page(huge, event_block("Fest")), url="https://verein.example/")
     [problem] = parsed.problems
     assert problem.code == "json-ld-too-large" and problem.line == 3
+    assert off_house_style(parsed.problems) == []
     assert [event["title"]["de"] for event in parsed.events] == ["Fest"]
 
 
@@ -261,6 +285,7 @@ def test_a_page_of_countless_tiny_blocks_is_read_up_to_the_record_limit():
     parsed = parse_html(page(*[tiny] * (MAX_RECORDS + 50)), url="https://verein.example/")
     assert len(parsed.organisations) == 1  # the same nameless club, described again and again
     assert [problem.code for problem in parsed.problems] == ["json-ld-too-many"]
+    assert off_house_style(parsed.problems) == []
 
 
 def test_a_page_past_libxml2s_text_limit_is_read_up_to_it_with_a_warning():
@@ -268,3 +293,4 @@ def test_a_page_past_libxml2s_text_limit_is_read_up_to_it_with_a_warning():
     parsed = parse_html(body, url="https://verein.example/")
     assert [event["title"]["de"] for event in parsed.events] == ["Vorher"]
     assert "html-cut-short" in [problem.code for problem in parsed.problems]
+    assert off_house_style(parsed.problems) == []

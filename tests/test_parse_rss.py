@@ -36,6 +36,22 @@ def by_title(records: list[dict]) -> dict[str, dict]:
     return {next(iter(record["title"].values())): record for record in records}
 
 
+def in_house_style(text: str) -> bool:
+    """Worded like the validator's other messages and hints: begins in lower case, ends without a period."""
+    return not text[:1].isupper() and not text.endswith(".")
+
+
+def off_house_style(problems: list) -> list[str]:
+    """The messages and hints among the problems that are not worded like the validator's."""
+    return [text for problem in problems for text in (problem.message, problem.hint) if not in_house_style(text)]
+
+
+def feed_of(*items: str) -> bytes:
+    """A small RSS feed with event-module items."""
+    return ('<rss version="2.0" xmlns:ev="http://purl.org/rss/1.0/modules/event/"><channel><title>T</title>'
+            + "".join(items) + "</channel></rss>").encode()
+
+
 @pytest.fixture
 def recording_server():
     """An HTTP server on 127.0.0.1 that serves an entity-declaring DTD and records every request it gets."""
@@ -105,6 +121,7 @@ def test_a_place_without_an_address_is_left_out_with_a_warning():
     [problem] = parsed.problems
     assert (problem.severity, problem.pointer) == ("warning", f"/events/{index}/location")
     assert "Stadtgebiet Lindenau" in problem.message
+    assert off_house_style(parsed.problems) == []
 
 
 def test_the_next_page_of_a_paged_feed_is_followed():
@@ -167,11 +184,11 @@ def test_ids_are_stable_and_fit_the_local_id_pattern(name):
 
 
 def test_an_unreadable_start_keeps_the_item_as_a_post_with_a_warning():
-    feed = b"""<rss version="2.0" xmlns:ev="http://purl.org/rss/1.0/modules/event/"><channel><title>T</title>
-      <item><title>Sommerfest</title><guid>fest</guid><ev:startdate>im Juli</ev:startdate></item></channel></rss>"""
+    feed = feed_of("<item><title>Sommerfest</title><guid>fest</guid><ev:startdate>im Juli</ev:startdate></item>")
     parsed = parse_rss(feed, url="https://verein.example/feed")
     assert parsed.events == [] and [post["title"] for post in parsed.posts] == ["Sommerfest"]
     assert "'im Juli'" in parsed.problems[0].message
+    assert off_house_style(parsed.problems) == []
 
 
 def test_an_item_repeating_a_guid_is_left_out_with_a_warning():
@@ -180,7 +197,28 @@ def test_an_item_repeating_a_guid_is_left_out_with_a_warning():
       <item><title>Zwei</title><guid>same</guid></item></channel></rss>"""
     parsed = parse_rss(feed, url="https://verein.example/feed")
     assert [post["title"] for post in parsed.posts] == ["Eins"]
-    assert parsed.problems[0].code == "rss-duplicate-guid"
+    assert parsed.problems[0].code == "rss-duplicate-guid" and "'Zwei'" in parsed.problems[0].message
+    assert off_house_style(parsed.problems) == []
+
+
+def test_an_end_before_the_start_is_left_out_with_a_warning():
+    feed = feed_of("<item><title>Elternabend</title><guid>abend</guid><ev:startdate>2026-12-05T18:00:00+01:00"
+                   "</ev:startdate><ev:enddate>2026-12-05T17:00:00+01:00</ev:enddate></item>")
+    parsed = parse_rss(feed, url="https://verein.example/feed")
+    assert "end" not in parsed.events[0]
+    [problem] = parsed.problems
+    assert (problem.pointer, problem.code) == ("/events/0/end", "end-before-start")
+    assert off_house_style(parsed.problems) == []
+
+
+def test_an_event_the_validator_rejects_is_left_out_with_one_sentence_saying_why():
+    feed = feed_of("<item><title>Altes Fest</title><guid>alt</guid><ev:startdate>1990-06-01</ev:startdate></item>")
+    parsed = parse_rss(feed, url="https://verein.example/feed")
+    assert parsed.events == []
+    [problem] = parsed.problems
+    assert (problem.pointer, problem.code) == ("/events/0/start", "date-out-of-range")
+    assert problem.message == "'Altes Fest' is left out: '1990-06-01' is implausibly far away"
+    assert off_house_style(parsed.problems) == []
 
 
 # --- broken and hostile XML -------------------------------------------------------------------
@@ -189,6 +227,7 @@ def test_a_malformed_feed_with_items_is_read_with_a_warning():
     parsed = read("broken.rss")
     assert [event["title"]["de"] for event in parsed.events] == ["Elterncafé & Spielgruppe"]
     assert parsed.problems[0].code == "rss-not-well-formed" and "line 7" in parsed.problems[0].message
+    assert off_house_style(parsed.problems) == []
 
 
 @pytest.mark.parametrize("body", [(DATA / "not-a-feed.xml").read_bytes(), b"", b"\x89PNG\r\n\x1a\n\x00\x00"])
@@ -196,6 +235,7 @@ def test_a_body_without_a_feed_is_an_error_with_a_one_line_reason(body):
     with pytest.raises(ValueError) as raised:
         parse_rss(body, url="https://verein.example/feed")
     assert "\n" not in str(raised.value) and str(raised.value).startswith("not")
+    assert in_house_style(str(raised.value))
 
 
 def test_a_body_that_reads_like_a_path_or_address_is_never_opened(recording_server, tmp_path):
@@ -267,8 +307,9 @@ def test_a_doctype_naming_an_external_dtd_is_read_without_fetching_it(recording_
     b'<!DOCTYPE r [<!ENTITY x>]><rss/>',
 ], ids=["comment", "utf-16", "utf-16-without-bom", "utf-7", "lower-case", "malformed"])
 def test_entity_declarations_are_found_however_the_document_is_written(feed):
-    with pytest.raises(UnsafeXML):
+    with pytest.raises(UnsafeXML) as raised:
         check_xml(feed)
+    assert in_house_style(str(raised.value)) and "\n" not in str(raised.value)
 
 
 def test_plain_entities_pass_only_with_an_expat_that_bounds_expansion(monkeypatch):
