@@ -17,7 +17,7 @@ import wegweiser_schema
 from feeds.checks import FeedContext
 from feeds.ical_read import local_id
 from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
-from feeds.problems import Problem, warning
+from feeds.problems import Problem, in_sentence, warning
 from feeds.validate import check_record
 
 WEB_ADDRESS = re.compile(r"^https?://[^\s]+$")
@@ -132,22 +132,14 @@ def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Pro
         name = problem.pointer.split("/")[1] if problem.pointer.count("/") else ""
         if not name or name in required:
             label = next(iter(record.get("title", record.get("name", {})).values()), record.get("id", ""))
-            problems.append(warning(problem.pointer, f"{label!r} is left out: {_in_sentence(problem.message)}",
-                                    _in_sentence(problem.hint), problem.code))
+            problems.append(warning(problem.pointer, f"{label!r} is left out: {in_sentence(problem.message)}",
+                                    in_sentence(problem.hint), problem.code))
             return None
         if name in record:
             record.pop(name)
-            problems.append(warning(problem.pointer, f"`{name}` is left out: {_in_sentence(problem.message)}",
-                                    _in_sentence(problem.hint), problem.code))
+            problems.append(warning(problem.pointer, f"`{name}` is left out: {in_sentence(problem.message)}",
+                                    in_sentence(problem.hint), problem.code))
     return record
-
-
-def _in_sentence(text: str) -> str:
-    """A validator's message or hint as part of a warning: lower case first (acronyms such as UNTIL stay), no
-    final period; hints taken from the schema's descriptions are written as sentences."""
-    first_word = text.split(" ", 1)[0]
-    lowered = text if len(first_word) > 1 and first_word.isupper() else text[:1].lower() + text[1:]
-    return lowered.removesuffix(".")
 
 
 def _missing_categories(problem: Problem) -> bool:

@@ -20,7 +20,7 @@ from language_tags import tags as language_registry
 
 import wegweiser_schema
 from feeds.languages import language_tag
-from feeds.problems import Problem, error, warning
+from feeds.problems import Problem, error, in_sentence, warning
 from feeds.suggest import did_you_mean
 
 EARLIEST = date(2000, 1, 1)
@@ -212,7 +212,7 @@ def _url_problems(url: str, pointer: str) -> list[Problem]:
 def _email_problems(address: str, pointer: str) -> list[Problem]:
     reason = _email_fault(address)
     if reason:
-        return [error(pointer, f"the email address {address!r} is not valid: {reason}", "write it like beratung@verein.example", "bad-email")]
+        return [error(pointer, f"the email address {address!r} is not valid: {in_sentence(reason)}", "write it like beratung@verein.example", "bad-email")]
     return []
 
 

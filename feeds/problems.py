@@ -55,3 +55,11 @@ def error(pointer: str, message: str, hint: str = "", code: str = "") -> Problem
 
 def warning(pointer: str, message: str, hint: str = "", code: str = "") -> Problem:
     return Problem("warning", pointer, message, hint, code)
+
+
+def in_sentence(text: str) -> str:
+    """Text to go inside a message or hint: lower case first (acronyms such as UNTIL or ISO stay), no
+    final period; schema descriptions and library messages are written as sentences."""
+    first_word = text.split(" ", 1)[0]
+    lowered = text if len(first_word) > 1 and first_word.isupper() else text[:1].lower() + text[1:]
+    return lowered.removesuffix(".")

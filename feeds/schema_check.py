@@ -6,7 +6,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 import wegweiser_schema
-from feeds.problems import Problem, error
+from feeds.problems import Problem, error, in_sentence
 from feeds.suggest import did_you_mean
 
 RECORD_SCHEMAS = ("organisation", "offer", "event")
@@ -52,7 +52,7 @@ def check(name: str, instance, pointer: str = "") -> list[Problem]:
 
 def _problem(err: ValidationError) -> Problem:
     message, hint = _explain(err, _field_name(err))
-    return error(json_pointer(err.absolute_path), message, hint, code=f"schema-{err.validator}")
+    return error(json_pointer(err.absolute_path), message, in_sentence(hint), code=f"schema-{err.validator}")
 
 
 def _missing_fields(err: ValidationError) -> list[Problem]:
@@ -68,7 +68,7 @@ def _missing_fields(err: ValidationError) -> list[Problem]:
                 hint = f'add "{name}": {{"de": "…"}} with the text in at least one language'
             else:
                 hint = _description(spec) or err.schema.get("description", "")
-            problems.append(error(where, f"the required field `{name}` is missing", hint, code="schema-required"))
+            problems.append(error(where, f"the required field `{name}` is missing", in_sentence(hint), code="schema-required"))
     return problems
 
 
