@@ -21,6 +21,7 @@ from feeds import validate
 from feeds.feed import RECORD_LISTS
 
 MAX_PAGES = 100
+MAX_FEED_BYTES = 100 * 1024 * 1024  # all pages of one feed together: memory stays bounded
 MAX_ALTERNATES = 3
 
 
@@ -249,6 +250,9 @@ def _follow(source: Source, fetcher: fetch.Fetcher, url: str, fetched: _Fetched)
         page = _get_page(source, fetcher, url)
     except fetch.FetchError as exc:
         raise _failure(exc) from exc
+    if fetched.size + len(page[1]) > MAX_FEED_BYTES:
+        raise HarvestFailure("too-large", f"{url}: the pages of this feed add up to more than "
+                                          f"{MAX_FEED_BYTES // (1024 * 1024)} MB; publish fewer or smaller pages")
     fetched.pages.append(page)
     return page
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import wegweiser_schema
+from aggregator.parse import FORMATS
 from aggregator.toml_places import Layout, Table, scan, syntax_problem
 from feeds.problems import Problem, error
 from feeds.suggest import did_you_mean, fold
 
-FORMATS = ("json", "ical", "rss", "html", "csv")
 DEFAULT_INTERVAL = timedelta(hours=1)
 MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(days=7)

@@ -139,12 +139,13 @@ def _join(items: list[Vevent], problems: list[Problem]) -> tuple[list[dict], dic
             order.append(key)
         group.setdefault(key, []).append(item)
     events: list[dict] = []
+    taken: set[str] = set()
     lines: dict[str, int] = {}
     for key in order:
         overrides = _latest_each(changes.get(key, []), lambda item: item.recurrence_id, problems)
         if key in masters:
             master = _latest_each(masters[key], lambda item: "", problems)[0]
-            _emit(master, overrides, key, events, lines, problems)
+            _emit(master, overrides, key, events, taken, lines, problems)
         else:
             for orphan in overrides:
                 # A changed occurrence without its series stands alone, under an id of its own.
@@ -153,7 +154,7 @@ def _join(items: list[Vevent], problems: list[Problem]) -> tuple[list[dict], dic
                 # Standing alone it has no recurrence_id; what is said about its RECURRENCE-ID concerns the event.
                 orphan.problems = [replace(problem, pointer="") if problem.pointer == "/recurrence_id" else problem
                                    for problem in orphan.problems]
-                _emit(orphan, [], f"{key}-{written(orphan.recurrence_id)}", events, lines, problems)
+                _emit(orphan, [], f"{key}-{written(orphan.recurrence_id)}", events, taken, lines, problems)
     return events, lines
 
 
@@ -180,14 +181,15 @@ def _title(item: Vevent) -> str:
     return next(iter(item.record.get("title", {}).values()), "")
 
 
-def _emit(master: Vevent, overrides: list[Vevent], key: str, events: list[dict], lines: dict[str, int],
-          problems: list[Problem]) -> None:
+def _emit(master: Vevent, overrides: list[Vevent], key: str, events: list[dict], taken: set[str],
+          lines: dict[str, int], problems: list[Problem]) -> None:
     """Append one finished record, with its overrides, lines and problems placed under its pointer."""
     record = master.record
     pointer = f"/events/{len(events)}"
     # X-WEGWEISER-ID repeats when a directory's calendar merges publishers; the UID then tells them apart.
-    if record["id"] is None or any(event["id"] == record["id"] for event in events):
+    if record["id"] is None or record["id"] in taken:
         record["id"] = local_id(key)
+    taken.add(record["id"])
     record["updated"] = max([record["updated"], *(item.record["updated"] for item in overrides)])
     _locate(pointer, master.source, record, lines)
     _claim_unreadable_lines(pointer, master.source, problems)
