@@ -75,6 +75,8 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         pages = [] if fetched.not_modified else _parse_pages(source, fetched, fetcher)
         unchanged = fetched.not_modified or fetched.body_hash == state.body_hash
         batch = None if unchanged else _batch(source, pages, fetched.pages[0][0], today or now.date())
+        if batch:
+            _check_owner(store, source, batch.publisher_id)
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     except Exception as exc:  # a fault of ours must not stop the run or go unrecorded on the source
@@ -112,6 +114,15 @@ def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, 
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(one, sources))
+
+
+def _check_owner(store: Store, source: Source, publisher_id: str) -> None:
+    """A feed may not publish under a publisher id another source already publishes under: its
+    records would join, and could take over, that publisher's entries."""
+    owner = store.publisher_owner(publisher_id)
+    if owner and owner != source.id:
+        raise HarvestFailure("invalid", f"{source.url}: the feed names the publisher id {publisher_id!r}, which the source "
+                                        f"{owner!r} already publishes under; each publisher needs its own id (publisher.id)")
 
 
 def _record_failure(store: Store, source: Source, state: SourceState, failure: HarvestFailure,

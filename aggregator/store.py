@@ -185,6 +185,12 @@ class Store:
              c.rejected, state.failure_class, message or state.last_error))
 
     @_locked
+    def publisher_owner(self, publisher_id: str) -> str | None:
+        """The source that first published under a publisher id, if any did."""
+        row = self._db.execute("SELECT source_id FROM publishers WHERE publisher_id = ?", (publisher_id,)).fetchone()
+        return row[0] if row else None
+
+    @_locked
     def harvest_log(self, source_id: str, limit: int = 50) -> list[dict]:
         return _rows(self._db.execute("SELECT * FROM harvest_log WHERE source_id = ? ORDER BY rowid DESC LIMIT ?",
                                       (source_id, limit)))

@@ -392,3 +392,14 @@ def test_a_local_feed_may_not_lead_out_of_its_folder(store, tmp_path):
     outcome = harvest(store, make_source(str(tmp_path / "verein" / "feed.json")))
     assert (outcome.status, outcome.error_class) == ("failed", "blocked")
     assert "only to files in its own folder" in outcome.message
+
+
+def test_a_feed_cannot_publish_under_another_sources_publisher_id(store, server):
+    harvest(store, make_source(server.url))
+    impostor = Source("andere", "Andere", server.url.replace("feed.json", "andere.json"), "other", "Lindenau", None,
+                      None, timedelta(hours=1), True, 2)
+    store.register_sources([impostor])
+    outcome = harvest_source(store, impostor, FETCHER)
+    assert (outcome.status, outcome.error_class) == ("failed", "invalid")
+    assert "which the source 'bruecke' already publishes under" in outcome.message
+    assert [s["source_id"] for e in store.entries() for s in store.entry_sources(e["entry_id"])] == ["bruecke"] * 3
