@@ -16,7 +16,7 @@ import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NameResolutionError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError, SSLError)
 
-from aggregator.guard import (DEADLINE, AddressPolicy, CheckedPoolManager, NonPublicHost, is_blocked, nothing_blocked,
+from aggregator.guard import (DEADLINE, AddressPolicy, CheckedPoolManager, NonPublicHost, is_blocked, only_link_local_blocked,
                               tls_context)
 from wegweiser import __version__
 
@@ -135,7 +135,7 @@ class Fetcher:
         tls = tls_context()
         # Two sets of pools, so that a connection opened for a source allowed on a private
         # network is never reused for one that is not.
-        self._managers = {allowed: CheckedPoolManager(blocked=nothing_blocked if allowed else blocked,
+        self._managers = {allowed: CheckedPoolManager(blocked=only_link_local_blocked if allowed else blocked,
                                                       num_pools=HOST_POOLS, maxsize=per_host, block=False,
                                                       ssl_context=tls)
                           for allowed in (False, True)}

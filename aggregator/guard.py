@@ -40,9 +40,13 @@ def is_blocked(address: str) -> bool:
     return not ip.is_global or ip.is_multicast or ip.is_reserved
 
 
-def nothing_blocked(address: str) -> bool:
-    """The policy for a source with allow_private: every address may be reached."""
-    return False
+def only_link_local_blocked(address: str) -> bool:
+    """The policy for a source with allow_private: loopback and private networks may be reached,
+    but never link-local addresses, where cloud metadata services answer (169.254.169.254)."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local
 
 
 class Deadline(threading.local):

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from aggregator.fetch import BlockedAddress, Fetcher
-from aggregator.guard import is_blocked, nothing_blocked
+from aggregator.guard import is_blocked, only_link_local_blocked
 from tests.hostile_server import HostileServer, answer, redirect, redirect_chain
 
 FEED = b'{"wegweiser": "1.0", "organisations": []}'
@@ -109,7 +109,7 @@ def test_a_later_redirect_hop_to_a_private_address_is_refused_before_connecting(
 
 def test_a_redirect_to_an_allowed_second_address_is_followed():
     with FeedServer("127.0.0.2") as other, HostileServer({"/": redirect(other.url("/feed.json"))}) as first:
-        response = Fetcher(blocked=nothing_blocked).get(first.url())
+        response = Fetcher(blocked=only_link_local_blocked).get(first.url())
     assert (response.body, response.url, other.connections) == (FEED, other.url("/feed.json"), 1)
 
 
@@ -128,3 +128,11 @@ def test_the_policy_is_asked_again_on_every_new_connection():
             fetcher.get(server.url())
     assert asked == ["127.0.0.1", "127.0.0.1"]
     assert server.connections == 1
+
+
+@pytest.mark.parametrize("address, blocked", [
+    ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.10", False), ("fd00::1", False),
+    ("169.254.169.254", True), ("::ffff:169.254.169.254", True), ("fe80::1", True),
+])
+def test_allow_private_still_never_reaches_link_local_metadata(address, blocked):
+    assert only_link_local_blocked(address) is blocked
