@@ -91,7 +91,7 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         return Outcome(source.id, "unchanged")
     _keep_validators(state, fetched)
     state.succeeded(now, source.interval)
-    counts = store.apply_harvest(state, batch, source.town, source.kind, stamp(now))
+    counts = store.apply_harvest(state, batch, source.town, stamp(now))
     return Outcome(source.id, "ok", counts, state.notice or "")
 
 

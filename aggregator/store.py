@@ -207,7 +207,7 @@ class Store:
 
     # --- a good harvest ----------------------------------------------------------------
 
-    def apply_harvest(self, state: SourceState, batch: HarvestBatch, town: str, provider_kind: str, now: str) -> HarvestCounts:
+    def apply_harvest(self, state: SourceState, batch: HarvestBatch, town: str, now: str) -> HarvestCounts:
         """Store one good harvest of a source in one transaction: records in, missing ones out
         (unless the feed shrank suddenly), entries merged, rejections and health replaced."""
         counts = HarvestCounts(rejected=len(batch.rejections))
@@ -230,7 +230,7 @@ class Store:
                 dirty.add(current[gid]["entry_id"])
             counts.withdrawn = len(withdraw)
             for entry_id in sorted(dirty):
-                self._refresh_entry(entry_id, batch.default_timezone, town, provider_kind, now)
+                self._refresh_entry(entry_id, batch.default_timezone, now)
             self._replace_rejections(state.id, batch.rejections, now)
             self._replace_posts(state.id, batch.posts)
             state.accepted, state.rejected, state.withdrawn = len(batch.records), counts.rejected, counts.withdrawn
@@ -320,12 +320,14 @@ class Store:
                         "ask the publisher whether records were removed on purpose")
         return []
 
-    def _refresh_entry(self, entry_id: str, default_timezone: str, town: str, provider_kind: str, now: str) -> None:
-        """Recompute an entry from its active records: content, provenance, facets, search text."""
+    def _refresh_entry(self, entry_id: str, default_timezone: str, now: str) -> None:
+        """Recompute an entry from its active records: content, provenance, facets, search text.
+        Town and kind of provider are those of the source whose record the entry shows."""
         records = _rows(self._db.execute(
-            "SELECT r.key, r.global_id, r.data, r.feed_url, r.fetched_at, r.source_id, "
-            "coalesce(p.source_id = r.source_id, 0) AS original FROM records r "
-            "LEFT JOIN publishers p ON p.publisher_id = r.publisher_id WHERE r.entry_id = ? AND r.withdrawn_at IS NULL ORDER BY original DESC, r.first_seen, r.key", (entry_id,)))
+            "SELECT r.key, r.global_id, r.data, r.feed_url, r.fetched_at, r.source_id, s.town, s.kind, "
+            "coalesce(p.source_id = r.source_id, 0) AS original FROM records r JOIN sources s ON s.id = r.source_id "
+            "LEFT JOIN publishers p ON p.publisher_id = r.publisher_id WHERE r.entry_id = ? AND r.withdrawn_at IS NULL "
+            "ORDER BY original DESC, r.first_seen, r.key", (entry_id,)))
         entry = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))[0]
         if entry["content_hash"] is not None:  # a new entry has nothing indexed yet
             self._clear_index(entry)
@@ -337,7 +339,7 @@ class Store:
         content = canonical | {"provenance": _provenance(records)}
         digest = merge.content_hash(content)
         changed = digest != entry["content_hash"] or entry["withdrawn_at"] is not None
-        kind = entry["kind"]
+        kind, town, provider_kind = entry["kind"], records[0]["town"], records[0]["kind"]
         place = merge.event_town(canonical, town) if kind == "event" else _record_town(canonical, town)
         self._db.execute(
             "UPDATE entries SET canonical = ?, data = ?, content_hash = ?, withdrawn_at = NULL, title = ?, town = ?, starts = ?, "

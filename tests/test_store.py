@@ -41,7 +41,7 @@ def harvest(store: Store, sid: str, *records: tuple[str, dict], tombstones=(), n
                          [AcceptedRecord(kind, rec, f"{publisher}/{rec['id']}") for kind, rec in records],
                          tombstones=[f"{publisher}/{t}" for t in tombstones])
     state = store.source_state(sid)
-    counts = store.apply_harvest(state, batch, "Lindenau", "migrant-self-organisation", now)
+    counts = store.apply_harvest(state, batch, "Lindenau", now)
     return counts, store.source_state(sid)
 
 
@@ -172,3 +172,9 @@ def test_failed_transaction_leaves_the_old_set(store):
         harvest(store, "bruecke", ("offer", offer("c", {"de": "C"})), ("offer", bad))
     assert [e["title"] for e in store.entries("offer")] == ["A"]
     assert SourceState("x").status == "new"
+
+
+def test_an_entry_takes_town_and_kind_of_provider_from_its_own_source(store):
+    harvest(store, "anderswo", ("offer", offer("o", {"de": "Sprachcafé"})))
+    [entry] = store.entries("offer")
+    assert entry["town"] == "Espenrode"
