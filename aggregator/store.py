@@ -152,6 +152,23 @@ class Store:
                     "town = excluded.town, ags = excluded.ags",
                     (s.id, s.name, s.url, s.kind, s.town, s.ags))
 
+    def retire_sources(self, registered: set[str], now: str) -> list[str]:
+        """Withdraw the records of sources no longer in the registry and mark them retired; their
+        entries stay as tombstones, or go on with the sources that still publish them."""
+        with self._transaction():
+            gone = [row[0] for row in self._db.execute("SELECT id FROM sources WHERE status != 'retired' ORDER BY id")
+                    if row[0] not in registered]
+            for source_id in gone:
+                touched = self._db.execute(
+                    "SELECT DISTINCT r.entry_id, coalesce(e.timezone, 'Europe/Berlin') FROM records r "
+                    "JOIN entries e ON e.entry_id = r.entry_id WHERE r.source_id = ? AND r.withdrawn_at IS NULL", (source_id,)).fetchall()
+                self._db.execute("UPDATE records SET withdrawn_at = ? WHERE source_id = ? AND withdrawn_at IS NULL", (now, source_id))
+                for entry_id, zone in touched:
+                    self._refresh_entry(entry_id, zone, now)
+                self._db.execute("UPDATE sources SET status = 'retired', next_check = NULL, notice = ? WHERE id = ?",
+                                 (f"removed from the registry on {now[:10]}: its records were withdrawn", source_id))
+        return gone
+
     @_locked
     def source_state(self, source_id: str) -> SourceState:
         """The harvest state recorded on a source."""

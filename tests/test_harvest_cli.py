@@ -152,3 +152,23 @@ def test_schedule_harvests_and_stops_cleanly_on_sigterm(tmp_path):
     output, _ = run.communicate(timeout=30)
     assert run.returncode == 0, output
     assert "stopping after the running harvests" in output
+
+
+def test_a_source_removed_from_the_registry_is_retired_and_its_records_withdrawn(tmp_path):
+    db = str(tmp_path / "d.sqlite")
+    invoke("harvest", "--sources", str(EXAMPLES), "--db", db)
+    text = EXAMPLES.read_text(encoding="utf-8")
+    start = text.index('[[source]]\nid = "ukrainischer-verein-auenland"')
+    end = text.find("[[source]]", start + 10)
+    smaller = tmp_path / "sources.toml"
+    smaller.write_text(text[:start] + (text[end:] if end != -1 else ""), encoding="utf-8")
+    for name in ("kreis-auenland-integrationszentrum.json", "kreis-auenland-integrationszentrum-2.json",
+                 "lindenau-integrationsbuero.json", "bruecke-lindenau.json", "diakonie-auenland.json"):
+        (tmp_path / name).write_bytes((EXAMPLES.parent / name).read_bytes())
+    result = invoke("harvest", "--sources", str(smaller), "--db", db)
+    assert result.exit_code == 0, result.output
+    store = Store(tmp_path / "d.sqlite")
+    state = store.source_state("ukrainischer-verein-auenland")
+    assert state.status == "retired" and "removed from the registry" in state.notice
+    assert store.records_of("ukrainischer-verein-auenland") == []
+    assert len(store.entries("event")) == 21 - 6

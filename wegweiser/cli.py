@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import click
 
-from aggregator import fetch, store
+from aggregator import fetch, health, store
 from aggregator import harvest as harvest_run
 from aggregator import schedule as scheduler
 from aggregator import sources as registry
@@ -174,6 +174,7 @@ def _open_run(sources_path: str, db: str, only: tuple[str, ...]):
     except (ValueError, sqlite3.Error) as exc:
         click.echo(f"{db}: cannot open the database: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)
+    db_store.retire_sources({s.id for s in sources}, health.stamp(health.utc_now()))
     return db_store, [s for s in sources if not only or s.id in only]
 
 
