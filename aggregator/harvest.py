@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aggregator import fetch, parse
 from aggregator.health import SourceState, utc_now, stamp
@@ -114,6 +115,16 @@ def harvest_all(store: Store, sources: list[Source], fetcher: fetch.Fetcher, *, 
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(one, sources))
+
+
+def feed_publisher_id(url: str) -> str:
+    """The publisher id of a feed that names none: its address, unique across regions, written
+    the same whether registered with http or https, upper-case host, default port or fragment,
+    so ids and calendar UIDs stay while the feed stays at its address."""
+    parts = urlsplit(url)
+    port = "" if parts.port in (None, 80, 443) else f":{parts.port}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"https://{(parts.hostname or '').lower()}{port}{parts.path or '/'}{query}"
 
 
 def _check_owner(store: Store, source: Source, publisher_id: str) -> None:
@@ -277,8 +288,7 @@ def _parse_one(source: Source, url: str, body: bytes, content_type: str) -> Pars
 
 
 def _publisher_of(source: Source) -> dict:
-    """The publisher of a feed that names none (iCal, RSS, HTML, CSV), made from its registry entry.
-    Its id is the feed's URL: unique across regions, and it stays while the feed does."""
-    publisher_id = source.url if not source.is_local else f"local.{source.id.replace('_', '-').replace('.', '-')}"
+    """The publisher of a feed that names none (iCal, RSS, HTML, CSV), made from its registry entry."""
+    publisher_id = f"local.{source.id.replace('_', '--')}" if source.is_local else feed_publisher_id(source.url)
     town = {"name": source.town, **({"ags": source.ags} if source.ags else {})}
     return {"id": publisher_id, "name": {"de": source.name}, "kind": source.kind, "town": town}

@@ -403,3 +403,10 @@ def test_a_feed_cannot_publish_under_another_sources_publisher_id(store, server)
     assert (outcome.status, outcome.error_class) == ("failed", "invalid")
     assert "which the source 'bruecke' already publishes under" in outcome.message
     assert [s["source_id"] for e in store.entries() for s in store.entry_sources(e["entry_id"])] == ["bruecke"] * 3
+
+
+def test_publisher_id_of_a_calendar_survives_a_move_to_https():
+    from aggregator.harvest import feed_publisher_id
+    assert feed_publisher_id("http://Verein.example:80/kalender.ics#x") == "https://verein.example/kalender.ics"
+    assert feed_publisher_id("https://verein.example/kalender.ics") == "https://verein.example/kalender.ics"
+    assert feed_publisher_id("https://verein.example:8443/k.ics?lang=de") == "https://verein.example:8443/k.ics?lang=de"
