@@ -53,7 +53,8 @@ def expand(event: dict, default_timezone: str, window_start: datetime, window_en
     series_start = wall_value(event["start"], zone)
     overrides = {_slot(o["recurrence_id"], zone, series_start): o for o in event.get("overrides", [])}
     try:
-        components = _bounded(recurring_ical_events.of(_calendar(event, zone_name)), zone, window_start, window_end, limit)
+        components = _bounded(recurring_ical_events.of(_calendar(event, zone_name)), zone, window_start, window_end, limit,
+                              _first_span(event, window_start, window_end))
     except (ValueError, TypeError, KeyError) as exc:
         raise ExpansionError(f"event {event.get('id')!r}: its dates cannot be worked out ({exc})") from exc
     recurring = "recurrence" in event or bool(overrides)
@@ -74,10 +75,17 @@ def _calendar(event: dict, zone_name: str) -> Calendar:
     return calendar
 
 
-def _bounded(query, zone, window_start: datetime, window_end: datetime, limit: int) -> list:
-    """The first ``limit`` occurrences in the window, sorted by start, found in spans doubling from one
-    day, so a rule repeating every hour stops after a day's work rather than two years'."""
-    found, low, span = [], window_start, timedelta(days=1)
+def _first_span(event: dict, window_start: datetime, window_end: datetime) -> timedelta:
+    """How much of the window to expand at once: all of it, unless the event repeats more than daily."""
+    rule = (event.get("recurrence") or {}).get("rrule", "").upper()
+    sub_daily = any(f"FREQ={freq}" in rule for freq in ("HOURLY", "MINUTELY", "SECONDLY"))
+    return timedelta(days=1) if sub_daily else window_end - window_start
+
+
+def _bounded(query, zone, window_start: datetime, window_end: datetime, limit: int, span: timedelta) -> list:
+    """The first ``limit`` occurrences in the window, sorted by start, found in spans doubling from
+    ``span``, so a rule repeating every hour stops after a day's work rather than two years'."""
+    found, low = [], window_start
     while low < window_end and len(found) < limit:
         high = min(window_end, low + span)
         chunk = query.between(low, high)
