@@ -18,7 +18,7 @@ from feeds.checks import FeedContext
 from feeds.ical_read import local_id
 from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
 from feeds.problems import Problem, in_sentence, warning
-from feeds.validate import check_record
+from feeds.validate import check_record, is_missing_category
 
 WEB_ADDRESS = re.compile(r"^https?://[^\s]+$")
 LINE_ENDS = re.compile(r"<br\s*/?>|</(?:li|tr|dt|dd)\s*>", re.IGNORECASE)
@@ -127,7 +127,7 @@ def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Pro
     warning, when a required field is wrong. A missing category stays for the validator to report."""
     required = set(wegweiser_schema.schema(kind)["required"])
     for problem in check_record(kind, record, context):
-        if not problem.is_error or _missing_categories(problem):
+        if not problem.is_error or is_missing_category(problem):
             continue
         name = problem.pointer.split("/")[1] if problem.pointer.count("/") else ""
         if not name or name in required:
@@ -140,8 +140,3 @@ def keep_valid(kind: str, record: dict, context: FeedContext, problems: list[Pro
             problems.append(warning(problem.pointer, f"`{name}` is left out: {in_sentence(problem.message)}",
                                     in_sentence(problem.hint), problem.code))
     return record
-
-
-def _missing_categories(problem: Problem) -> bool:
-    """The schema's complaint about a missing category, which harvested formats rarely carry."""
-    return problem.code == "schema-required" and "`categories`" in problem.message

@@ -218,10 +218,15 @@ def validate_ical(data: bytes, source: str, *, today: date | None = None) -> Rep
     return Report(source, sorted(problems, key=lambda p: (p.line or 0, p.column or 0)), len(calendar.events))
 
 
+def is_missing_category(problem: Problem) -> bool:
+    """The schema's complaint that a record has no category."""
+    return problem.code == "schema-required" and "`categories`" in problem.message
+
+
 def without_category_is_a_warning(problem: Problem) -> Problem:
     """Calendars, news feeds and web pages rarely carry our categories: their events are still
     worth harvesting, so for those formats a missing category is a warning, not an error."""
-    if problem.code == "schema-required" and "`categories`" in problem.message:
+    if is_missing_category(problem):
         return warning(problem.pointer, "the event has no category from the vocabulary",
                        "add e.g. CATEGORIES:Beratung or CATEGORIES:counselling so people find it by topic", "no-category")
     return problem
