@@ -54,7 +54,7 @@ def expand(event: dict, default_timezone: str, window_start: datetime, window_en
     overrides = {_slot(o["recurrence_id"], zone, series_start): o for o in event.get("overrides", [])}
     try:
         components = _bounded(recurring_ical_events.of(_calendar(event, zone_name)), zone, window_start, window_end, limit,
-                              _first_span(event, window_start, window_end))
+                              _first_span(event, window_start, window_end, limit))
     except (ValueError, TypeError, KeyError) as exc:
         raise ExpansionError(f"event {event.get('id')!r}: its dates cannot be worked out ({exc})") from exc
     recurring = "recurrence" in event or bool(overrides)
@@ -75,11 +75,12 @@ def _calendar(event: dict, zone_name: str) -> Calendar:
     return calendar
 
 
-def _first_span(event: dict, window_start: datetime, window_end: datetime) -> timedelta:
-    """How much of the window to expand at once: all of it, unless the event repeats more than daily."""
+def _first_span(event: dict, window_start: datetime, window_end: datetime, limit: int) -> timedelta:
+    """How much of the window to expand at once: as many days as occurrences may be kept (a rule
+    repeating at most daily cannot give more), or a single day for rules repeating more often."""
     rule = (event.get("recurrence") or {}).get("rrule", "").upper()
     sub_daily = any(f"FREQ={freq}" in rule for freq in ("HOURLY", "MINUTELY", "SECONDLY"))
-    return timedelta(days=1) if sub_daily else window_end - window_start
+    return timedelta(days=1) if sub_daily else min(window_end - window_start, timedelta(days=limit))
 
 
 def _bounded(query, zone, window_start: datetime, window_end: datetime, limit: int, span: timedelta) -> list:

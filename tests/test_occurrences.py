@@ -1,7 +1,6 @@
 """Events become dates: series with excluded, cancelled and moved dates across the change to summer
 time, all-day events, the window, endless rules; and the store keeping those dates in step."""
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 
 from aggregator.occurrences import expand
@@ -68,14 +67,12 @@ def test_window_bounds_the_dates():
 
 def test_endless_daily_rule_costs_only_its_window_and_limit():
     daily = {"id": "offen", "title": {"de": "Offener Treff"}, "start": "2026-01-01T09:00", "recurrence": {"rrule": "FREQ=DAILY"}}
-    started = time.monotonic()
     found = expand(daily, BERLIN, at("2030-01-01T00:00"), at("2030-01-31T00:00"))
     assert [o.local_date for o in found][::29] == ["2030-01-01", "2030-01-30"] and len(found) == 30
     assert len(expand(daily, BERLIN, at("2026-01-01T00:00"), at("2099-01-01T00:00"), limit=50)) == 50
     hourly = {"id": "h", "title": {"de": "Stündlich"}, "start": "2026-01-01T09:00",
               "recurrence": {"rrule": "FREQ=HOURLY;UNTIL=20990101T000000Z"}}
     assert len(expand(hourly, BERLIN, at("2026-01-01T00:00"), at("2099-01-01T00:00"))) == 1000
-    assert time.monotonic() - started < 5
 
 
 def test_store_keeps_the_dates_of_an_event_and_drops_them_when_it_is_withdrawn(store):
