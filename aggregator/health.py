@@ -9,6 +9,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from feeds.feed import utc_timestamp
+
 PASSING = frozenset({"timeout", "server-error", "rate-limited", "network"})
 BACKOFF_CAP = timedelta(hours=24)
 SLOW_RETRY = timedelta(hours=6)
@@ -21,7 +23,7 @@ def utc_now() -> datetime:
 
 def stamp(moment: datetime) -> str:
     """A UTC moment as stored: ISO 8601 with Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(moment)
 
 
 def parse_stamp(value: str) -> datetime:

@@ -11,8 +11,10 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from feeds.feed import utc_timestamp
 
 STREET_WORDS = ((r"stra(ss|ß)e\b", "str"), (r"\bstr\.", "str"), (r"\bpl\.", "platz"))
 
@@ -80,7 +82,7 @@ def start_instant(event: dict, default_timezone: str) -> str | None:
         local = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(event.get("timezone") or default_timezone))
     except (ValueError, KeyError):
         return None
-    return local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(local)
 
 
 def event_merge_keys(event: dict, default_timezone: str, source_town: str) -> list[str]:

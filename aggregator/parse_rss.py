@@ -23,7 +23,7 @@ from aggregator.record_values import (event_end, keep_valid, language_tag, momen
                                       record_id, set_if_given, unplaced, web_address)
 from aggregator.xmlsafe import check_xml, count_start_tags
 from feeds.checks import FeedContext
-from feeds.feed import UNKNOWN_UPDATED
+from feeds.feed import UNKNOWN_UPDATED, utc_timestamp
 from feeds.ical_vevent import written
 from feeds.problems import Problem, warning
 from feeds.vocabulary import terms_named
@@ -206,4 +206,4 @@ def _utc(parsed_time: time.struct_time) -> datetime:
 
 def _timestamp(parsed_time: time.struct_time) -> str:
     """A feedparser time as the records' RFC 3339 timestamp in UTC."""
-    return _utc(parsed_time).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(_utc(parsed_time))

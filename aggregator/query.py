@@ -7,10 +7,11 @@ AND; ``from``/``to`` are days in the region's zone, both included.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import wegweiser_schema
+from feeds.feed import utc_timestamp
 
 REGION_TIMEZONE = "Europe/Berlin"
 FACETS = ("category", "target_group", "language", "town", "organisation", "provider_kind")
@@ -83,7 +84,7 @@ def day_range(start: date | None, end: date | None, zone_name: str) -> tuple[str
 
 def utc_text(moment: datetime) -> str:
     """An aware datetime as the store writes instants: YYYY-MM-DDTHH:MM:SSZ."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(moment)
 
 
 def page_bounds(page: int, per_page: int) -> tuple[int, int]:

@@ -6,7 +6,6 @@ or provider becomes a reference only when it names an organisation described on 
 """
 import re
 from datetime import date, datetime
-from datetime import timezone as utc
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ from aggregator.parsed import Parsed
 from aggregator.record_values import (event_end, keep_valid, language_tag, moment, place_location, plain_text,
                                       record_id, set_if_given, unplaced, web_address)
 from feeds.checks import FeedContext
-from feeds.feed import UNKNOWN_UPDATED
+from feeds.feed import UNKNOWN_UPDATED, utc_timestamp
 from feeds.ical_vevent import ADDRESS, LANGUAGE_TAG, written
 from feeds.problems import Problem, warning
 from feeds.suggest import fold
@@ -199,7 +198,7 @@ class RecordReader:
             value = moment(_first_string(node.get(key)), self.zone)
             if value is not None:
                 wall = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
-                return wall.replace(tzinfo=ZoneInfo(self.zone)).astimezone(utc.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                return utc_timestamp(wall.replace(tzinfo=ZoneInfo(self.zone)))
         return UNKNOWN_UPDATED
 
     def _reference(self, value) -> str | None:

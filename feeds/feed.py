@@ -18,9 +18,14 @@ KIND_TO_LIST = {kind: plural for plural, kind in RECORD_LISTS.items()}
 UNKNOWN_UPDATED = "2000-01-01T00:00:00Z"
 
 
+def utc_timestamp(moment: datetime) -> str:
+    """An aware moment as the records' RFC 3339 timestamp: UTC, to the second, with Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now_timestamp() -> str:
     """The current time as an RFC 3339 timestamp in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return utc_timestamp(datetime.now(timezone.utc))
 
 
 def _text_fields(kind: str) -> frozenset[str]:

@@ -15,7 +15,7 @@ from icalendar import Component, vBroken
 
 from feeds.ical_lines import Source
 from feeds.ical_write import UTC_ZONES, like_start, normalised_rrule
-from feeds.feed import UNKNOWN_UPDATED
+from feeds.feed import UNKNOWN_UPDATED, utc_timestamp
 from feeds.problems import Problem, error, warning
 from feeds.vocabulary import terms_named
 
@@ -194,8 +194,7 @@ def _updated(vevent: Component) -> str:
     for prop in ("LAST-MODIFIED", "DTSTAMP"):
         value = getattr(_one(vevent, prop), "dt", None)
         if isinstance(value, datetime):
-            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return utc_timestamp(value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value)
     return UNKNOWN_UPDATED
 
 
