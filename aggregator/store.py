@@ -411,6 +411,11 @@ class Store:
         return [_decoded(row) for row in rows]
 
     @_locked
+    def last_change(self) -> str | None:
+        """When the directory last changed (an entry added, changed or withdrawn), UTC text."""
+        return self._db.execute("SELECT max(updated) FROM entries").fetchone()[0]
+
+    @_locked
     def entry(self, entry_id: str) -> dict | None:
         rows = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))
         return _decoded(rows[0]) if rows else None

@@ -32,3 +32,35 @@ def serve_directory():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def example_directory(tmp_path_factory) -> Path:
+    """The bundled example district harvested into a real SQLite file as of TODAY; its path."""
+    from datetime import datetime, timezone
+
+    from aggregator.fetch import Fetcher
+    from aggregator.harvest import harvest_all
+    from aggregator.sources import load_registry
+    from aggregator.store import Store
+
+    path = tmp_path_factory.mktemp("web") / "directory.sqlite"
+    store = Store(path)
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+    outcomes = harvest_all(store, load_registry(REPO / "feeds" / "examples" / "sources.toml"), Fetcher(), now=now)
+    assert {o.status for o in outcomes} == {"ok"}
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def app(example_directory):
+    """The web app over the example directory, with today fixed to TODAY."""
+    from webapp import create_app
+
+    return create_app(f"sqlite:///{example_directory}", {"TESTING": True, "TODAY": TODAY, "REGION_NAME": "Wegweiser Auenland"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

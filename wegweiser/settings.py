@@ -30,6 +30,10 @@ SETTINGS = {s.name: s for s in (
     Setting("sources", "", "the registry of sources (TOML); empty: the bundled example district"),
     Setting("contact", "", "a URL where publishers reach the regional office, sent in the User-Agent"),
     Setting("workers", "8", "how many sources are harvested at the same time"),
+    Setting("port", "5000", "the port `wegweiser serve` listens on (on 127.0.0.1)"),
+    Setting("region_name", "Wegweiser", "the directory's name: page titles, calendar names, the merged feed's publisher"),
+    Setting("region_id", "", "the merged feed's publisher id (reverse domain or URL); empty: derived from the site's address"),
+    Setting("public_url", "", "the site's address as visitors reach it (https://...), when behind a proxy; empty: from each request"),
 )}
 
 

@@ -1,0 +1,43 @@
+"""Validators for documents that many clients poll (calendar subscriptions, feeds, API lists).
+
+The ETag is derived from what the document depends on (path, query, language, the directory's last
+change, the day) rather than from the body, so a client whose copy is current gets its 304 before
+the document is built: thousands of calendars polling cost a few index lookups.
+"""
+import hashlib
+from datetime import datetime
+
+from flask import Response, request
+
+from webapp import directory
+
+
+def _validators() -> tuple[str, datetime | None]:
+    last_change = directory.store().last_change()
+    parts = [request.path, request.query_string.decode("latin-1"), str(request.accept_languages),
+             request.cookies.get("lang", ""), last_change or "", directory.today().isoformat()]
+    etag = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return etag, datetime.fromisoformat(last_change) if last_change else None
+
+
+def not_modified() -> Response | None:
+    """A 304 if the client's copy (If-None-Match, else If-Modified-Since) is current, else None."""
+    etag, last_modified = _validators()
+    response = Response(status=200)
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.make_conditional(request)
+    return response if response.status_code == 304 else None
+
+
+def cached(response: Response, max_age: int = 300) -> Response:
+    """The response with the ETag and Last-Modified that ``not_modified`` checks, and Cache-Control."""
+    etag, last_modified = _validators()
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response
