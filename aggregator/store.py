@@ -540,6 +540,32 @@ class Store:
         rows = _rows(self._db.execute(sql, [*args, high or "9999", low or "0000", low or "0000", -1 if limit is None else limit]))
         return [(_stored_occurrence(row), _decoded({k: v for k, v in row.items() if not k.startswith("o_")})) for row in rows]
 
+    @_locked
+    def count(self, kind: str, filters: Filters) -> int:
+        """How many current entries of a kind match the filters (no page, no facets)."""
+        where, args = self._filter_sql(kind, filters)
+        return self._db.execute(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
+
+    @_locked
+    def titles(self, entry_ids: list[str]) -> dict[str, str]:
+        """The titles (names) of entries by id, in their default language, for labels and links."""
+        found = {}
+        for start in range(0, len(entry_ids), 500):
+            chunk = entry_ids[start:start + 500]
+            found |= dict(self._db.execute(
+                f"SELECT entry_id, title FROM entries WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    @_locked
+    def dates_of(self, entry_id: str, after: datetime, limit: int = 10) -> list[Occurrence]:
+        """The next dates of one event ending after a moment, cancelled ones included."""
+        rows = _rows(self._db.execute(
+            "SELECT start_utc AS o_start_utc, end_utc AS o_end_utc, all_day AS o_all_day, start_local AS o_start_local, "
+            "status AS o_status, recurrence_id AS o_recurrence_id, changes AS o_changes FROM occurrences "
+            "WHERE entry_id = ? AND coalesce(end_utc, start_utc) > ? ORDER BY start_utc LIMIT ?",
+            (entry_id, utc_text(after), limit)))
+        return [_stored_occurrence(row) for row in rows]
+
     def _filter_sql(self, kind: str, filters: Filters, skip_facet: str | None = None) -> tuple[str, list]:
         """The WHERE condition (on entries ``e``) for current entries of a kind matching the filters,
         leaving out one facet's own selection when its counts are taken."""

@@ -32,10 +32,25 @@ def create_app(db_url: str | None = None, test_config: dict | None = None) -> Fl
         # Behind a reverse proxy: trust its one hop for scheme and host, so links and webcal:// URLs are right.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from webapp import api, calendar, errors, federation, i18n, links, office, pages
+    from webapp import api, calendar, errors, federation, i18n, links, office, pages, present
     i18n.init_app(app)
     links.init_app(app)
+    present.init_app(app)
     errors.init_app(app)
     for module in (pages, calendar, api, federation, office):
         app.register_blueprint(module.blueprint)
+    app.after_request(_security_headers)
     return app
+
+
+# The pages need no script at all: a policy without script sources means that even text a feed
+# managed to smuggle into a page as markup could not run (JSON-LD blocks are data, not scripts).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'; img-src 'self' https: data:")
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response

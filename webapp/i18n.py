@@ -9,6 +9,8 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 from markupsafe import Markup, escape
 
+from aggregator.query import REGION_TIMEZONE
+
 # Interface languages, in the order the language menu lists them, each named in itself.
 LANGUAGES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "ar": "العربية", "uk": "Українська", "ru": "Русский"}
 DEFAULT = "de"
@@ -45,17 +47,21 @@ def pick(text: dict | None, language: str | None = None) -> tuple[str, str]:
     return first, text[first]
 
 
-def localised(text: dict | None, element: str = "span") -> Markup:
+def localised(text: dict | None, element: str = "span", limit: int | None = None) -> Markup:
     """A feed text in the visitor's language as an element marked with its ``lang`` (and ``dir``),
-    escaped: nothing a feed writes becomes markup."""
+    escaped: nothing a feed writes becomes markup. ``limit`` shortens it at a word to that many characters."""
     tag, wording = pick(text)
     if not wording:
         return Markup("")
+    if limit and len(wording) > limit:
+        wording = wording[:limit].rsplit(" ", 1)[0] + " …"
     return Markup(f'<{element} lang="{escape(tag)}" dir="{direction(tag)}">{escape(wording)}</{element}>')
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    # Times of harvests and changes are shown in the region's zone; events in their own.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", REGION_TIMEZONE)
     Babel(app, locale_selector=select_locale)
 
     @app.after_request

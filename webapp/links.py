@@ -7,8 +7,8 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 
 
 def url_with(endpoint: str | None = None, **changes) -> str:
-    """The current page's URL (or another endpoint's) with its query parameters, some replaced or
-    removed (a value of None removes); lists repeat the parameter."""
+    """The current page's URL (or another endpoint's, or a path of this site) with its query
+    parameters, some replaced or removed (a value of None removes); lists repeat the parameter."""
     args = request.args.to_dict(flat=False)
     for name, value in changes.items():
         key = "from" if name == "from_" else name
@@ -18,10 +18,21 @@ def url_with(endpoint: str | None = None, **changes) -> str:
             args[key] = value if isinstance(value, list) else [str(value)]
     if endpoint is None:
         base = url_for(request.endpoint, **(request.view_args or {})) if request.endpoint else request.path
+    elif endpoint.startswith("/"):
+        base = request.script_root + endpoint
     else:
         base = url_for(endpoint)
     query = urlencode([(k, v) for k, values in args.items() for v in values])
     return f"{base}?{query}" if query else base
+
+
+def calendar_links(**changes) -> dict[str, str]:
+    """The ``https://`` and ``webcal://`` addresses of ``/events.ics`` for the current filter (paging
+    and dates dropped: a subscription follows the upcoming events), with some filters changed."""
+    path = url_with(None, page=None, per_page=None, from_=None, to=None, year=None, **changes)
+    query = path.partition("?")[2]
+    https = url_for("pages.events", _external=True).removesuffix("/") + ".ics" + (f"?{query}" if query else "")
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
 
 
 def safe_href(url: str | None) -> str | None:
@@ -34,4 +45,4 @@ def safe_href(url: str | None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(url_with=url_with, safe_href=safe_href)
+    app.jinja_env.globals.update(url_with=url_with, safe_href=safe_href, calendar_links=calendar_links)

@@ -1,4 +1,4 @@
-"""The `wegweiser` command: the publisher's tools now, the aggregator and directory as they come."""
+"""The `wegweiser` command: the publisher's tools, the aggregator, and the directory's web app."""
 import json
 import logging
 import os
@@ -223,3 +223,46 @@ def schedule(sources_path: str, db: str, workers: int) -> None:
     fetcher = fetch.Fetcher(contact=settings.value("contact") or None)
     scheduler.run_forever(db_store, sources, fetcher, workers)
     db_store.close()
+
+
+def _serve(db: str, port: int) -> None:
+    """Serve the directory at ``db`` on 127.0.0.1 until stopped."""
+    from webapp import create_app
+    try:
+        app = create_app(db)
+    except (ValueError, sqlite3.Error) as exc:
+        click.echo(f"{db}: cannot open the database: {exc}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    click.echo(f"Serving the directory {db} on http://127.0.0.1:{port}/ (Ctrl-C stops)", err=True)
+    # Werkzeug's threaded server is enough on one machine; for a public site see the README (gunicorn).
+    app.run(host="127.0.0.1", port=port, threaded=True, load_dotenv=False)
+
+
+def _port_option(function):
+    return click.option("--port", type=click.IntRange(1, 65535), default=lambda: int(settings.value("port")),
+                        help="The port to listen on (127.0.0.1). Default: WEGWEISER_PORT or 5000.")(function)
+
+
+@main.command()
+@_db_option
+@_port_option
+def serve(db: str, port: int) -> None:
+    """Serve the directory's pages, calendar feeds, API and merged feed on http://127.0.0.1:PORT/.
+
+    Reads the store the harvester writes; run `wegweiser schedule` beside it to keep it current.
+    """
+    _serve(db, port)
+
+
+@main.command()
+@click.option("--db", default="sqlite:///wegweiser-demo.sqlite", show_default=True,
+              help="Where to keep the demonstration directory.")
+@_port_option
+def demo(db: str, port: int) -> None:
+    """Harvest the bundled example district into a local SQLite file and serve it on http://127.0.0.1:PORT/."""
+    db_store, sources = _open_run(settings.bundled_registry(), db, ())
+    with report.progress(len(sources)) as advance:
+        outcomes = harvest_run.harvest_all(db_store, sources, fetch.Fetcher(), workers=4, on_done=advance)
+    report.summary(outcomes)
+    db_store.close()
+    _serve(db, port)

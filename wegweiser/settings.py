@@ -21,7 +21,8 @@ class Setting:
         return "WEGWEISER_" + self.name.upper()
 
 
-def _bundled_registry() -> str:
+def bundled_registry() -> str:
+    """The registry of the bundled example district."""
     return str(files("feeds").joinpath("examples", "sources.toml"))
 
 
@@ -42,5 +43,5 @@ def value(name: str) -> str:
     setting = SETTINGS[name]
     found = os.environ.get(setting.environment, setting.default)
     if name == "sources" and not found:
-        return _bundled_registry()
+        return bundled_registry()
     return found
