@@ -4,7 +4,8 @@ APScheduler runs one job per source (interval with jitter, so sources registered
 not all fire at once); at most ``workers`` run at once and never two runs of one source
 (max_instances=1). A source in backoff after failures waits for its next check. Any error is
 caught per run, so one source never stops the others; SIGTERM and SIGINT stop cleanly, letting
-running harvests finish their transaction.
+running harvests finish their transaction. Once a day, every event's dates are expanded again for
+the window around the new day, so series without an end never run out of dates in lists and feeds.
 """
 import logging
 import signal
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.fetch import Fetcher
@@ -38,6 +40,14 @@ def run_due(store: Store, source: Source, fetcher: Fetcher, jitter: float = 0) -
         log.exception("%s: the harvest failed unexpectedly", source.id)
 
 
+def refresh_dates(store: Store) -> None:
+    """Move the window of every event's stored dates on to today; never raises."""
+    try:
+        log.info("dates of %d events expanded for the window around today", store.refresh_occurrences(utc_now()))
+    except Exception:  # logged with its traceback; the harvests go on
+        log.exception("expanding the dates of events failed")
+
+
 def build_scheduler(store: Store, sources: list[Source], fetcher: Fetcher, workers: int) -> BlockingScheduler:
     """A scheduler with one interval job per source, each first run right away."""
     scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=workers)}, timezone="UTC")
@@ -48,6 +58,8 @@ def build_scheduler(store: Store, sources: list[Source], fetcher: Fetcher, worke
         scheduler.add_job(run_due, IntervalTrigger(seconds=int(source.interval.total_seconds()), jitter=jitter),
                           args=(store, source, fetcher, jitter), id=source.id, name=source.name, next_run_time=now,
                           max_instances=1, coalesce=True, misfire_grace_time=None)
+    scheduler.add_job(refresh_dates, CronTrigger(hour=3, minute=17, timezone="Europe/Berlin"), args=(store,),
+                      id="refresh-dates", name="dates of events", max_instances=1, coalesce=True, misfire_grace_time=None)
     return scheduler
 
 
