@@ -510,9 +510,9 @@ class Store:
         return len(rows)
 
     @_locked
-    def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:
-        """One page of the entries of a kind matching the filters, the total, and per facet the
-        counts of its values under all the other filters. With ``changed_since``, entries withdrawn
+    def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20, facets: bool = True) -> Found:
+        """One page of the entries of a kind matching the filters, the total, and (unless ``facets``
+        is false) per facet the counts of its values under all the other filters. With ``changed_since``, entries withdrawn
         since then come too (flagged ``withdrawn``), in order of change, so a copy can be kept in step."""
         limit, offset = page_bounds(page, per_page)
         where, args = self._filter_sql(kind, filters)
@@ -524,7 +524,7 @@ class Store:
         rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                                       [*join_args, *args, *order_args, limit, offset]))
         entries = [_decoded(row) | {"withdrawn": row["withdrawn_at"] is not None} for row in rows]
-        return Found(total, entries, self._facet_counts(kind, filters), page, per_page)
+        return Found(total, entries, self._facet_counts(kind, filters) if facets else {}, page, per_page)
 
     @_locked
     def occurrences_in(self, filters: Filters, from_: date | datetime | None = None,
@@ -555,6 +555,16 @@ class Store:
             found |= dict(self._db.execute(
                 f"SELECT entry_id, title FROM entries WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
+
+    @_locked
+    def dates_between(self, entry_id: str, from_: date | None, to: date | None, zone_name: str = REGION_TIMEZONE) -> list[Occurrence]:
+        """One event's dates overlapping a range of days (both included), as ``occurrences_in`` counts them."""
+        low, high = day_range(from_, to, zone_name)
+        rows = _rows(self._db.execute(
+            "SELECT start_utc AS o_start_utc, end_utc AS o_end_utc, all_day AS o_all_day, start_local AS o_start_local, "
+            f"status AS o_status, recurrence_id AS o_recurrence_id, changes AS o_changes FROM occurrences o "
+            f"WHERE entry_id = ? AND {_OVERLAPS} ORDER BY start_utc", (entry_id, high or "9999", low or "0000", low or "0000")))
+        return [_stored_occurrence(row) for row in rows]
 
     @_locked
     def dates_of(self, entry_id: str, after: datetime, limit: int = 10) -> list[Occurrence]:

@@ -5,7 +5,7 @@ The visitor's language comes from ``?lang=``, else the cookie it set, else the b
 Accept-Language, else German. Feed text is shown in that language where the feed has it, else in
 the record's first language, and the page marks it with ``lang`` and ``dir``.
 """
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_babel import Babel, get_locale
 from markupsafe import Markup, escape
 

@@ -1,16 +1,20 @@
 """The OpenAPI 3.1 description of the directory's API: every path, parameter and response.
 
-Records are described by the feed format's own JSON Schemas, referenced by their ``$id`` and embedded
-under ``components/schemas`` with that ``$id``, so the document stands alone and the API cannot drift
-from the format. Vocabulary parameters list the terms of the vocabularies the app loads.
+Records are described by the feed format's own JSON Schemas (schema/*.schema.json), embedded under
+``components/schemas`` as they are loaded, so the API cannot drift from the format. Their references
+between files are turned into references inside this document: the schemas' ``$id`` addresses are
+names, not places a tool could fetch them from, and many OpenAPI tools do not look up embedded
+``$id``s. Vocabulary parameters list the terms of the vocabularies the app loads.
 """
 from functools import cache
+from urllib.parse import urljoin
 
 import wegweiser_schema
 from aggregator.query import MAX_PER_PAGE
 from webapp.i18n import LANGUAGES
 
-SCHEMA_BASE = "https://w3id.org/wegweiser/schema/v1/"
+# The feed format's schema files, and the names they are embedded under
+EMBEDDED = {"common": "CommonDefinitions", "offer": "OfferRecord", "event": "EventRecord", "organisation": "OrganisationRecord"}
 # kind, the path's plural, the name its schemas go by
 KINDS = (("offer", "offers", "Offer"), ("event", "events", "Event"), ("organisation", "organisations", "Organisation"))
 FILTERS = ("q", "category", "target_group", "language", "town", "organisation", "provider_kind", "from", "to", "changed_since")
@@ -28,7 +32,24 @@ def _ref(kind: str, name: str) -> dict:
 
 
 def _format(name: str, pointer: str = "") -> dict:
-    return {"$ref": f"{SCHEMA_BASE}{name}.schema.json{pointer}"}
+    """A reference to a schema file of the feed format (or a definition in it), as embedded here."""
+    return {"$ref": f"#/components/schemas/{EMBEDDED[name]}{pointer}"}
+
+
+def _embedded(name: str) -> dict:
+    """A schema file of the feed format with its references pointing into this document."""
+    schema = wegweiser_schema.schema(name)
+    places = {wegweiser_schema.schema(n)["$id"]: f"#/components/schemas/{component}" for n, component in EMBEDDED.items()}
+
+    def local(node):
+        if isinstance(node, dict):
+            found = {k: local(v) for k, v in node.items() if k not in ("$id", "$schema")}
+            if isinstance(node.get("$ref"), str):
+                address, _, pointer = urljoin(schema["$id"], node["$ref"]).partition("#")
+                found["$ref"] = places[address] + pointer
+            return found
+        return [local(v) for v in node] if isinstance(node, list) else node
+    return local(schema) | {"description": f"{schema.get('description', '')} (The feed format's {schema['$id']})".lstrip()}
 
 
 @cache
@@ -43,7 +64,7 @@ def _document() -> dict:
         paths[f"/api/v1/{plural}.csv"] = {"get": _operation(
             f"{plural}_csv", f"Every {kind} matching the filters as a spreadsheet (not paged)"
             + ("; one row per date in the range" if kind == "event" else ""),
-            [*FILTERS, "lang"], {"200": _csv(plural)}, [plural])}
+            [*FILTERS, "lang"], {"200": _csv()}, [plural])}
         paths[f"/api/v1/{plural}/{{entry_id}}"] = {"get": _operation(
             f"get_{kind}", f"One {kind}",
             item_parameters, {"200": _json(f"{name}Item", f"The {kind}."), "404": _ref("responses", "NotFound"),
@@ -94,10 +115,10 @@ def _json(schema: str, description: str, link: bool = False) -> dict:
             "content": {"application/json": {"schema": _ref("schemas", schema)}}}
 
 
-def _csv(plural: str) -> dict:
+def _csv() -> dict:
     return {"description": "UTF-8 with a byte order mark; cells a spreadsheet would read as a formula start with an apostrophe.",
             "headers": {**_headers(), "Content-Disposition": _ref("headers", "Content-Disposition")},
-            "content": {"text/csv": {"schema": {"type": "string"}, "example": f"\ufeff\"Id\",\"Title\",…\r\n"}}}
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": "\ufeff\"Id\",\"Title\",…\r\n"}}}
 
 
 def _many(description: str, items: dict) -> dict:
@@ -123,7 +144,7 @@ def _parameters() -> dict:
         "target_group": {"name": "target_group", **_many("A target group (vocabularies/target-groups.json); repeat for several.",
                                                           _terms("target-groups"))},
         "language": {"name": "language", **_many("A language the offer or event is held in (BCP 47 tag); repeat for several.",
-                                                  _format("common", "#/$defs/language_tag"))},
+                                                  _format("common", "/$defs/language_tag"))},
         "town": {"name": "town", **_many("A town, as the facet counts name it; repeat for several.", {"type": "string", "minLength": 1})},
         "organisation": {"name": "organisation", **_many("An organisation's entry id (see /api/v1/organisations); repeat for several.",
                                                           ENTRY_ID)},
@@ -134,7 +155,8 @@ def _parameters() -> dict:
                              "without `from` and `to` a year from today. Offers: valid on a day of the range.", day),
         "to": _one("to", "The last day (YYYY-MM-DD, included).", day),
         "changed_since": _one("changed_since", "Only entries changed after this moment (RFC 3339 with a zone), in order "
-                                               "of change, withdrawn ones included as deleted.",
+                                               "of change, withdrawn ones included as deleted (events: within the "
+                                               "list's range).",
                               {"type": "string", "format": "date-time"}),
         "page": _one("page", "The page, from 1. A page past the last has no items.", {"type": "integer", "minimum": 1, "default": 1}),
         "per_page": _one("per_page", "Items per page.", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20}),
@@ -170,7 +192,7 @@ def _responses() -> dict:
 
 
 def _schemas() -> dict:
-    timestamp = _format("common", "#/$defs/timestamp")
+    timestamp = _format("common", "/$defs/timestamp")
     kind_names = [kind for kind, _, _ in KINDS]
     schemas = {
         "Error": {"type": "object", "required": ["error", "status"], "additionalProperties": False,
@@ -184,11 +206,11 @@ def _schemas() -> dict:
             "type": "object", "required": ["start", "end", "all_day", "status", "recurrence_id"], "additionalProperties": False,
             "description": "One date of an event. All-day: first and last day (included); else RFC 3339 times in the event's zone.",
             "properties": {
-                "start": {"oneOf": [_format("common", "#/$defs/date"), timestamp]},
-                "end": {"oneOf": [_format("common", "#/$defs/date"), timestamp, {"type": "null"}]},
+                "start": {"oneOf": [_format("common", "/$defs/date"), timestamp]},
+                "end": {"oneOf": [_format("common", "/$defs/date"), timestamp, {"type": "null"}]},
                 "all_day": {"type": "boolean"},
                 "status": {"enum": ["scheduled", "cancelled", "postponed"]},
-                "recurrence_id": {"oneOf": [_format("common", "#/$defs/date_or_local_datetime"), {"type": "null"}],
+                "recurrence_id": {"oneOf": [_format("common", "/$defs/date_or_local_datetime"), {"type": "null"}],
                                   "description": "For a date of a series: the start the series gives it, as the feed writes it."},
                 "changes": {"type": "object", "description": "What an override changed on this date: title, description, location, …"},
             }},
@@ -203,7 +225,7 @@ def _schemas() -> dict:
                    "properties": {facet: {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}
                                   for facet in ("category", "target_group", "language", "town", "organisation", "provider_kind")}},
         "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
-        "CommonDefinitions": wegweiser_schema.schema("common"),
+        "CommonDefinitions": _embedded("common"),
     }
     for kind, _, name in KINDS:
         properties = {
@@ -228,5 +250,5 @@ def _schemas() -> dict:
                            "facets": _ref("schemas", "Facets"),
                            "items": {"type": "array", "items": {"oneOf": [_ref("schemas", f"{name}Item"),
                                                                           _ref("schemas", "Withdrawn")]}}}}
-        schemas[f"{name}Record"] = wegweiser_schema.schema(kind)
+        schemas[EMBEDDED[kind]] = _embedded(kind)
     return schemas
