@@ -12,7 +12,6 @@ import lxml.html
 import pytest
 
 from aggregator import merge
-from tests.conftest import REPO
 
 BRUECKE = "example.bruecke-lindenau"
 
