@@ -20,6 +20,8 @@ def create_app(db_url: str | None = None, test_config: dict | None = None) -> Fl
         PUBLIC_URL=settings.value("public_url").rstrip("/"),
         VALIDATE_MAX_BYTES=5 * 1024 * 1024,
         VALIDATE_PER_MINUTE=10,
+        # Per process: with several web workers, point it at a shared store (redis://...) to limit per client.
+        RATELIMIT_STORAGE_URI="memory://",
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )

@@ -4,14 +4,16 @@
 aggregator recorded on each source, broken sources first, with every record it left out and why,
 so the office can call the publisher with the exact problem.
 
-``/sources.json`` is ``{"region", "generated", "summary", "sources"}``: ``summary`` counts the
-sources by condition; each source is an object with the keys
+``/sources.json`` is ``{"region", "generated", "summary", "sources"}``: ``summary`` is
+``{sources, failing, attention, waiting, ok, retired}``, the number of sources in all and in each
+condition; ``sources`` lists them in the page's order, each an object with the keys
 ``id, name, url, local, kind, town, condition, status, last_attempt, last_success, next_check,
 http_status, bytes, duration_ms, counts {accepted, rejected, withdrawn}, failures_in_row,
 failure_class, failure, last_error, notice, withdrawals_held_since, rejections, history``.
 ``condition`` is failing | attention | waiting | ok | retired (the order of the list);
-``failure`` says ``failure_class`` in words; times are UTC, ISO 8601 with Z; ``url`` of a feed
-file on the aggregator's machine is its file name (``local`` true). Each rejection is
+``failure`` says ``failure_class`` in words (in the visitor's language); times are UTC, ISO 8601
+with Z; ``url`` of a feed file on the aggregator's machine is its file name (``local`` true). Each
+rejection is
 ``{position, local_id, seen_at, problems}``, a problem ``{severity, pointer, line, column,
 message, hint, code}``; ``history`` lists the last harvests, newest first, as
 ``{at, status, http_status, new, updated, withdrawn, rejected, failure_class, message}``.
@@ -21,6 +23,7 @@ message, hint, code}``; ``history`` lists the last harvests, newest first, as
 harvester's guarded fetcher, never on a private network), as an uploaded file, or as pasted text.
 Checks are limited per client and minute (Flask-Limiter); nothing here changes the directory.
 """
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,13 +32,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from aggregator import fetch
-from aggregator.health import parse_stamp
+from aggregator.health import parse_stamp, stamp, utc_now
 from aggregator.query import REGION_TIMEZONE
 from feeds import validate as validator
 from webapp import directory
@@ -44,7 +47,7 @@ from webapp.i18n import visitor_language
 from wegweiser import settings
 
 blueprint = Blueprint("office", __name__)
-limiter = Limiter(get_remote_address, strategy="moving-window", headers_enabled=True)
+limiter = Limiter(get_remote_address, strategy="moving-window")
 
 CONDITIONS = ("failing", "attention", "waiting", "ok", "retired")
 REJECTIONS_SHOWN = 10     # per source on /sources; the source's own page shows all
@@ -52,32 +55,36 @@ HISTORY_KEPT = 10         # harvests per source in the JSON and on the source's 
 CHECK_PAGES = 10          # pages of one feed a check follows (the command line follows 200)
 CHECK_SECONDS = 60        # for all pages of one check together; each page also has the fetcher's limit
 MAX_URL_LENGTH = 2000
-FETCHER = "wegweiser_validate_fetcher"
+FETCHER = "wegweiser_validate_fetcher"   # app.extensions key of the checker's fetcher, made on first use
 
 
 @blueprint.record_once
 def _init_limiter(state) -> None:
-    """Rate limits kept in memory unless RATELIMIT_STORAGE_URI names a shared store (several workers)."""
-    state.app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    """Rate limits kept where RATELIMIT_STORAGE_URI says (create_app: in memory, per process)."""
     limiter.init_app(state.app)
 
 
 # --- source health ----------------------------------------------------------------------
 
-FAILURES = {  # the harvester's failure classes, for the office
-    "timeout": "the publisher's server was too slow to answer; the aggregator tries again with growing pauses",
-    "server-error": "the publisher's web server reported an error of its own; the aggregator tries again with growing pauses",
-    "rate-limited": "the publisher's server asked the aggregator to come back later",
-    "network": "the server could not be reached; the aggregator tries again with growing pauses",
-    "blocked": "the address is not on the public internet (or is not http or https), so the aggregator does not fetch it",
-    "too-large": "the feed is larger than the aggregator reads; the publisher should split it into pages",
-    "redirects": "the address forwards too often or in a circle; register the address the feed is really at",
-    "not-found": "the feed is not at the registered address; ask the publisher where it moved",
-    "client-error": "the publisher's server refused to hand out the feed",
-    "parse": "the feed could not be read as a Wegweiser feed, iCalendar, RSS or Atom, or a web page with events",
-    "invalid": "the feed is readable, but cannot be used as a whole",
-    "internal": "the harvester failed on this feed; please report it to the maintainers of Wegweiser",
-}
+def failure_in_words(failure_class: str | None) -> str | None:
+    """What a class of harvest failure means for the office, in the visitor's language."""
+    words = {
+        "timeout": _("The publisher's server was too slow to answer; the aggregator tries again with growing pauses."),
+        "server-error": _("The publisher's web server reported an error of its own; the aggregator tries again with "
+                          "growing pauses."),
+        "rate-limited": _("The publisher's server asked the aggregator to come back later."),
+        "network": _("The server could not be reached; the aggregator tries again with growing pauses."),
+        "blocked": _("The address is not on the public internet (or is not http or https), so the aggregator does "
+                     "not fetch it."),
+        "too-large": _("The feed is larger than the aggregator reads; the publisher should split it into pages."),
+        "redirects": _("The address forwards too often or in a circle; register the address the feed is really at."),
+        "not-found": _("The feed is not at the registered address; ask the publisher where it moved."),
+        "client-error": _("The publisher's server refused to hand out the feed."),
+        "parse": _("The feed could not be read as a Wegweiser feed, iCalendar, RSS or Atom, or a web page with events."),
+        "invalid": _("The feed is readable, but cannot be used as a whole."),
+        "internal": _("The harvester failed on this feed; please report it to the maintainers of Wegweiser."),
+    }
+    return words.get(failure_class) if failure_class else None
 
 
 def condition(row: dict) -> str:
@@ -98,9 +105,13 @@ def _shown_url(url: str) -> tuple[str, bool]:
     return PurePosixPath(url).name, True
 
 
+PROBLEM_KEYS = ("severity", "pointer", "line", "column", "message", "hint", "code")
+HISTORY_KEYS = ("at", "status", "http_status", "new", "updated", "withdrawn", "rejected", "failure_class", "message")
+
+
 def _problem(problem: dict) -> dict:
-    keys = ("severity", "pointer", "line", "column", "message", "hint", "code")
-    return {key: problem.get(key) for key in keys}
+    """A stored problem with the keys of the JSON (the stored one also names the feed's URL)."""
+    return {key: problem.get(key) for key in PROBLEM_KEYS}
 
 
 def source_health(row: dict) -> dict:
@@ -109,9 +120,7 @@ def source_health(row: dict) -> dict:
     url, local = _shown_url(row["url"])
     rejections = [{"position": r["position"], "local_id": r["local_id"], "seen_at": r["seen_at"],
                    "problems": [_problem(p) for p in r["problems"]]} for r in store.rejections(row["id"])]
-    history = [{key: entry[key] for key in ("at", "status", "http_status", "new", "updated", "withdrawn", "rejected",
-                                            "failure_class", "message")}
-               for entry in store.harvest_log(row["id"], HISTORY_KEPT)]
+    history = [{key: entry[key] for key in HISTORY_KEYS} for entry in store.harvest_log(row["id"], HISTORY_KEPT)]
     return {
         "id": row["id"], "name": row["name"], "url": url, "local": local, "kind": row["kind"], "town": row["town"],
         "condition": condition(row), "status": row["status"],
@@ -119,7 +128,7 @@ def source_health(row: dict) -> dict:
         "http_status": row["http_status"], "bytes": row["bytes"], "duration_ms": row["duration_ms"],
         "counts": {"accepted": row["accepted"], "rejected": row["rejected"], "withdrawn": row["withdrawn"]},
         "failures_in_row": row["failures_in_row"], "failure_class": row["failure_class"],
-        "failure": FAILURES.get(row["failure_class"]) if row["failure_class"] else None,
+        "failure": failure_in_words(row["failure_class"]),
         "last_error": row["last_error"], "notice": row["notice"], "withdrawals_held_since": row["shrink_held_since"],
         "rejections": rejections, "history": history,
     }
@@ -134,15 +143,12 @@ def sources_health() -> dict:
     """Every source's health, broken sources first, with a count per condition."""
     sources = [source_health(row) for row in sorted(directory.store().sources(), key=_order)]
     summary = {name: sum(s["condition"] == name for s in sources) for name in CONDITIONS}
-    return {"region": current_app.config["REGION_NAME"], "generated": _now_stamp(),
+    return {"region": current_app.config["REGION_NAME"], "generated": stamp(utc_now()),
             "summary": {"sources": len(sources), **summary}, "sources": sources}
 
 
-def _now_stamp() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _one_source(source_id: str) -> dict:
+    """One source's health; 404 for an id the store does not know."""
     row = next((r for r in directory.store().sources() if r["id"] == source_id), None)
     if row is None:
         raise NotFound(_("There is no source with the id %(id)s.", id=source_id))
@@ -228,12 +234,13 @@ class Check:
             return ""
         text, width = lines[line - 1].rstrip(), 120
         if len(text) <= width:
-            return text
+            return text.lstrip()
         start = max(0, (column or 1) - 1 - width // 3)
         return ("…" if start else "") + text[start:start + width] + ("…" if start + width < len(text) else "")
 
 
 def _per_minute() -> str:
+    """The checker's rate limit, read from the app's settings when a check comes in."""
     return f"{current_app.config['VALIDATE_PER_MINUTE']} per minute"
 
 
@@ -253,18 +260,21 @@ def validate():
 
 
 def _checker_page(url: str = "", check: Check | None = None, problem: str | None = None) -> str:
+    """The checker's form, with the report of a check or the reason nothing was checked."""
     return render_template("validate.html", url=url, check=check, problem=problem,
-                           max_megabytes=_megabytes(current_app.config["VALIDATE_MAX_BYTES"]))
+                           max_size=_size(current_app.config["VALIDATE_MAX_BYTES"]))
 
 
 @blueprint.errorhandler(RateLimitExceeded)
 def _too_many_checks(_breach: RateLimitExceeded):
-    """429 with the time to wait, as a page like every other error (Flask-Limiter adds Retry-After)."""
+    """429 as a page like every other error, saying (and in Retry-After) how long to wait."""
     current = limiter.current_limit
-    wait = max(1, int(current.reset_at - time.time())) if current else 60  # as in Flask-Limiter's Retry-After
+    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
     message = _("This page checks at most %(count)s feeds a minute from one address. Please try again in "
                 "%(seconds)s seconds.", count=current_app.config["VALIDATE_PER_MINUTE"], seconds=wait)
-    return current_app.handle_user_exception(TooManyRequests(message))
+    response = make_response(current_app.handle_user_exception(TooManyRequests(message)))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _run_check(url: str) -> Check:
@@ -291,14 +301,17 @@ def _capped(data: bytes) -> bytes:
     if len(data) > limit:
         raise UnusableInput(_("The feed is larger than %(size)s, the most this page checks. Split it into pages linked by "
                               "\"next\", or check it on your own computer with `wegweiser validate`.",
-                              size=_megabytes(limit)), 413)
+                              size=_size(limit)), 413)
     if not data.strip():
         raise UnusableInput(_("The file is empty: choose the feed file itself."))
     return data
 
 
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):g} MB"
+def _size(count: int) -> str:
+    """A byte count as people say it."""
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.3g} MB"
+    return f"{count / 1024:.3g} KB"
 
 
 def _check_data(name: str, data: bytes) -> Check:
@@ -306,13 +319,15 @@ def _check_data(name: str, data: bytes) -> Check:
     reports = validator.validate_pages(name, lambda _source: data, today=directory.today(), follow=False)
     check = Check(name, reports, {name: _lines(data)})
     if reports[0].next_page:
-        check.notes.append(_("This document links to a next page (%(link)s), which was not checked: check the feed by "
-                             "its address to include every page.", link=reports[0].next_page))
+        check.notes.append(_("This document links to a next page (%(link)s), which was not checked: references to "
+                             "records on later pages show as errors here. Check the feed by its address to include "
+                             "every page.", link=reports[0].next_page))
     return check
 
 
 def _lines(data: bytes) -> list[str]:
-    return data.decode("utf-8-sig", errors="replace").splitlines()
+    """The lines of a document as the validator counts them (only a line feed ends a line)."""
+    return data.decode("utf-8-sig", errors="replace").split("\n")
 
 
 def _check_address(url: str) -> Check:
@@ -326,10 +341,10 @@ def _check_address(url: str) -> Check:
 
     def load(page: str) -> bytes:
         if len(texts) >= CHECK_PAGES:
-            raise ValueError(_("not checked: this page follows at most %(count)s pages of a feed; check all of them "
+            raise ValueError(_("this page follows at most %(count)s pages of a feed; check all of them "
                                "with `wegweiser validate` on your own computer", count=CHECK_PAGES))
         if time.monotonic() - started > CHECK_SECONDS:
-            raise ValueError(_("not checked: the earlier pages took the %(seconds)s seconds a check may take",
+            raise ValueError(_("the earlier pages took the %(seconds)s seconds a check may take",
                                seconds=CHECK_SECONDS))
         body = _fetch(page)
         texts[page] = _lines(body)
