@@ -527,6 +527,16 @@ class Store:
         return Found(total, entries, self._facet_counts(kind, filters) if facets else {}, page, per_page)
 
     @_locked
+    def all_found(self, kind: str, filters: Filters) -> list[dict]:
+        """Every current entry of a kind matching the filters, in the order of ``find`` (events: by
+        their first date in the filters' range), for documents that are not paged."""
+        where, args = self._filter_sql(kind, filters)
+        order, join, join_args, order_args = self._order_sql(kind, filters)
+        rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order}",
+                                      [*join_args, *args, *order_args]))
+        return [_decoded(row) for row in rows]
+
+    @_locked
     def occurrences_in(self, filters: Filters, from_: date | datetime | None = None,
                        to: date | datetime | None = None, limit: int | None = None) -> list[tuple[Occurrence, dict]]:
         """The dates of matching events in a range (days in the filters' zone, both included, or

@@ -87,23 +87,10 @@ def normalised_rrule(rrule: str, all_day: bool, zone: timezone | ZoneInfo) -> st
 def write_calendar(feed: Feed, *, name: str | None = None, description: str | None = None,
                    refresh_minutes: int = 360) -> bytes:
     """The .ics of the feed's events (tombstones skipped): VTIMEZONEs first, then each event and its overrides."""
-    calendar = Calendar()
-    calendar.add("version", "2.0")
-    calendar.add("prodid", PRODID)
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
     title = name or text_in(feed.publisher["name"], feed.default_language)[1]
-    calendar.add("name", title)
-    calendar.add("x-wr-calname", vText(title))
-    if description:
-        calendar.add("description", description)
-        calendar.add("x-wr-caldesc", vText(description))
-    refresh = timedelta(minutes=refresh_minutes)
-    calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", vDuration(refresh))
-    calendar.add("x-wr-timezone", feed.timezone)
+    calendar = calendar_header(title, description, feed.timezone, refresh_minutes)
     events = [record for record in feed.events if not record.get("deleted")]
-    for zone in _zones_with_times(events, feed.timezone):
+    for zone in zones_with_times(events, feed.timezone):
         calendar.add_component(vtimezone(zone, date.today().year))
     for record in events:
         for component in vevents(record, feed):
@@ -111,7 +98,27 @@ def write_calendar(feed: Feed, *, name: str | None = None, description: str | No
     return calendar.to_ical(sorted=False)
 
 
-def _zones_with_times(records: list[dict], default_zone: str) -> list[str]:
+def calendar_header(name: str, description: str | None, zone_name: str, refresh_minutes: int = 360) -> Calendar:
+    """An empty calendar with the properties subscribing apps read before the first component."""
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    # vText, because icalendar leaves NAME and X- properties unescaped otherwise.
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-calname", vText(name))
+    if description:
+        calendar.add("description", description)
+        calendar.add("x-wr-caldesc", vText(description))
+    refresh = timedelta(minutes=refresh_minutes)
+    calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(refresh))
+    calendar.add("x-wr-timezone", zone_name)
+    return calendar
+
+
+def zones_with_times(records: list[dict], default_zone: str) -> list[str]:
     """The zones in which some record has a wall-clock time, each needing a VTIMEZONE (UTC needs none)."""
     zones = {record.get("timezone", default_zone) for record in records
              if any(len(part.get("start", "")) > 10 for part in [record, *record.get("overrides", [])])}
@@ -119,14 +126,22 @@ def _zones_with_times(records: list[dict], default_zone: str) -> list[str]:
 
 
 def vevents(record: dict, feed: Feed) -> list[Event]:
-    """The VEVENT of one record, followed by one VEVENT per override (same UID, RECURRENCE-ID)."""
-    zone = zone_of(record.get("timezone", feed.timezone))
+    """The VEVENT of one record of a feed, followed by one VEVENT per override (same UID, RECURRENCE-ID);
+    the UID comes from the publisher and the record id, the SEQUENCE from ``updated``."""
+    return vevents_with(record, uid=event_uid(feed.publisher["id"], record["id"]),
+                        sequence=sequence_of(record["updated"]), language=feed.default_language,
+                        zone_name=record.get("timezone", feed.timezone))
+
+
+def vevents_with(record: dict, *, uid: str, sequence: int, language: str, zone_name: str) -> list[Event]:
+    """The VEVENT of one record and one per override, under a UID and SEQUENCE kept elsewhere (a directory
+    keeps them per entry); texts in ``language`` where the record has it; times in ``zone_name``."""
+    zone = zone_of(zone_name)
     start = wall_value(record["start"], zone)
     all_day = not isinstance(start, datetime)
     end = _exclusive_end(record, start, zone)
-    uid = event_uid(feed.publisher["id"], record["id"])
-    master = _stamped(Event(), uid, record)
-    _add_texts(master, record, feed.default_language)
+    master = _stamped(Event(), uid, record, sequence)
+    _add_texts(master, record, language)
     master.add("dtstart", start)
     if end is not None:
         master.add("dtend", end)
@@ -138,10 +153,10 @@ def vevents(record: dict, feed: Feed) -> list[Event]:
             master.add("rdate", like_start(wall_value(value, zone), start))
         for value in recurrence.get("exdate", []):
             master.add("exdate", like_start(wall_value(value, zone), start))
-    _add_details(master, record, record, feed.default_language)
+    _add_details(master, record, record, language)
     components = [master]
     for override in record.get("overrides", []):
-        components.append(_override_vevent(override, record, uid, start, end, zone, feed.default_language))
+        components.append(_override_vevent(override, record, uid, sequence, start, end, zone, language))
     return components
 
 
@@ -164,15 +179,20 @@ def like_start(value: date | datetime, start: date | datetime) -> date | datetim
     return value
 
 
-def _stamped(component: Event, uid: str, record: dict) -> Event:
-    """A VEVENT with UID, DTSTAMP, LAST-MODIFIED and SEQUENCE, all derived from the record."""
+def _stamped(component: Event, uid: str, record: dict, sequence: int) -> Event:
+    """A VEVENT with UID, SEQUENCE, and DTSTAMP and LAST-MODIFIED from the record's ``updated``."""
     updated = utc_stamp(record["updated"])
     component.add("uid", uid)
     component.add("dtstamp", updated)
     component.add("last-modified", updated)
-    # SEQUENCE must rise with every change and never fall: seconds since 2020 follow ``updated``.
-    component.add("sequence", max(0, int((updated - datetime(2020, 1, 1, tzinfo=timezone.utc)).total_seconds())))
+    component.add("sequence", sequence)
     return component
+
+
+def sequence_of(updated: str) -> int:
+    """A SEQUENCE for a record that keeps none: seconds since 2020 follow ``updated``, so it rises with
+    every change and never falls."""
+    return max(0, int((utc_stamp(updated) - datetime(2020, 1, 1, tzinfo=timezone.utc)).total_seconds()))
 
 
 def _add_texts(component: Event, texts: dict, language: str) -> None:
@@ -214,7 +234,8 @@ def location_text(location: dict, language: str) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def _override_vevent(override: dict, record: dict, uid: str, start, end, zone, language: str) -> Event:
+def _override_vevent(override: dict, record: dict, uid: str, sequence: int, start, end, zone,
+                     language: str) -> Event:
     """The VEVENT for one changed or cancelled occurrence; what the override leaves out comes from the series."""
     recurrence_id = like_start(wall_value(override["recurrence_id"], zone), start)
     # The start keeps its own type: one occurrence of a timed series may become all-day, and back.
@@ -224,7 +245,7 @@ def _override_vevent(override: dict, record: dict, uid: str, start, end, zone, l
         moved_end = moved_end + timedelta(days=1) if not isinstance(moved_end, datetime) else moved_end
     else:
         moved_end = default_override_end(moved_start, start, end)
-    component = _stamped(Event(), uid, record)
+    component = _stamped(Event(), uid, record, sequence)
     _add_texts(component, {field: override.get(field, record.get(field)) for field in ("title", "description")},
                language)
     component.add("recurrence-id", recurrence_id)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from aggregator.occurrences import Occurrence
-from aggregator.query import MAX_PER_PAGE, Filters
+from aggregator.query import Filters
 from webapp import directory, http_cache, openapi, spreadsheet
 from webapp.errors import BadRequest, NotFound, WebError
 
@@ -203,15 +203,10 @@ def _date(occurrence: Occurrence, zone: ZoneInfo) -> dict:
 
 
 def _entry_rows(kind: str, filters: Filters):
-    """The CSV rows of every matching entry, read a page at a time."""
-    page = 1
-    while True:
-        found = directory.found(kind, filters, page, MAX_PER_PAGE, facets=False)
-        names = _organisation_names(found.entries)
-        yield from (spreadsheet.row(entry, names) for entry in found.entries)
-        if page >= found.pages:
-            return
-        page += 1
+    """The CSV rows of every matching entry."""
+    entries = directory.all_found(kind, filters)
+    names = _organisation_names(entries)
+    return (spreadsheet.row(entry, names) for entry in entries)
 
 
 def _event_rows(filters: Filters):

@@ -4,11 +4,15 @@ to subscribe to it.
 The file holds each event whole (its rule, added and excluded dates, changed and cancelled dates) as the
 publisher wrote it, so calendar apps expand it themselves and see later changes by UID and SEQUENCE.
 """
+import threading
+from dataclasses import replace
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import format_date, gettext
 
 from aggregator.query import FACETS, REGION_TIMEZONE, Filters
@@ -22,6 +26,9 @@ blueprint = Blueprint("calendar", __name__)
 
 # A hint only (Google polls every 8 to 24 hours whatever it says); conditional GETs keep short intervals cheap.
 REFRESH_MINUTES = 180
+# Events kept written (about half a kilobyte each): a large district's events in a few languages.
+KEPT_EVENTS = 50_000
+CALENDAR_END = b"END:VCALENDAR\r\n"
 
 
 class Subscription(NamedTuple):
@@ -45,38 +52,87 @@ def events_ics():
 
 
 @blueprint.app_template_global()
-def subscribe_links(filters: Filters | None = None) -> Subscription:
-    """The addresses of ``/events.ics`` for a filter (by default the current page's), keeping the
-    visitor's language, since calendar apps do not send the browser's."""
-    chosen = filters if filters is not None else directory.request_filters()
-    query = urlencode([*filter_query(chosen), ("lang", visitor_language())])
+def subscribe_links(filters: Filters | None = None, **chosen: str) -> Subscription:
+    """The addresses of ``/events.ics`` for a filter (by default the current page's, with the facet
+    values in ``chosen`` set instead), keeping the visitor's language, since calendar apps do not send
+    the browser's."""
+    filters = replace(filters or _page_filters(), **{facet: (value,) for facet, value in chosen.items()})
+    query = urlencode([*filter_query(filters), ("lang", visitor_language())])
     https = f"{url_for('calendar.events_ics', _external=True)}?{query}"
     return Subscription(webcal="webcal://" + https.split("://", 1)[1], https=https)
+
+
+def _page_filters() -> Filters:
+    """The current page's filters; none when the query is wrong, so the page explaining what is wrong
+    still offers the whole calendar."""
+    try:
+        return Filters.from_args(request.args)
+    except ValueError:
+        return Filters()
 
 
 def calendar_of(filters: Filters, language: str) -> bytes:
     """The .ics of every event with a date in the filter's range: VTIMEZONEs first, then each event
     and its changed dates."""
     entries = dated_entries(filters)
-    records = [published(entry, language) for entry in entries]
     calendar = calendar_header(calendar_name(filters), calendar_description(filters, language),
                                filters.timezone, REFRESH_MINUTES)
     first_day, _ = directory.event_range(filters, directory.today())
-    for zone in zones_with_times(records, filters.timezone):
+    for zone in zones_with_times([entry["data"] | {"timezone": zone_of(entry)} for entry in entries], filters.timezone):
         calendar.add_component(vtimezone(zone, first_day.year))
-    for entry, record in zip(entries, records):
-        for component in vevents_with(record, uid=entry["uid"], sequence=entry["sequence"], language=language,
-                                      zone_name=record["timezone"]):
-            calendar.add_component(component)
-    return calendar.to_ical(sorted=False)
+    head = calendar.to_ical(sorted=False)
+    written = _written_events()
+    events = [written.get((entry["entry_id"], entry["sequence"], entry["updated"], language, request.host_url),
+                          lambda entry=entry: _vevent_bytes(entry, language))
+              for entry in entries]
+    # The events go in before the calendar's last line, as written out one by one.
+    return head.removesuffix(CALENDAR_END) + b"".join(events) + CALENDAR_END
+
+
+def _vevent_bytes(entry: dict, language: str) -> bytes:
+    """One event's VEVENTs (the series and its changed dates) as they appear in the file."""
+    return b"".join(component.to_ical() for component in vevents_with(
+        published(entry, language), uid=entry["uid"], sequence=entry["sequence"], language=language,
+        zone_name=zone_of(entry)))
+
+
+def zone_of(entry: dict) -> str:
+    """The zone an event's times are in (its own, else its feed's; the store keeps which)."""
+    return entry["timezone"] or REGION_TIMEZONE
+
+
+class WrittenEvents:
+    """The bytes of the events last written, by entry, change and language: writing an event takes
+    icalendar about a millisecond, so a calendar rebuilt after a harvest or for another filter writes
+    only what changed. The least recently used go first once ``size`` are kept."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._kept: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, write: Callable[[], bytes]) -> bytes:
+        """The bytes kept under the key, else those ``write`` gives, kept from now on."""
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        data = write()
+        with self._lock:
+            self._kept[key] = data
+            if len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return data
+
+
+def _written_events() -> WrittenEvents:
+    """The app's store of written events (one per app, as each app has its own directory)."""
+    return current_app.extensions.setdefault("wegweiser_written_events", WrittenEvents(KEPT_EVENTS))
 
 
 def dated_entries(filters: Filters) -> list[dict]:
     """Each event with a date in the list's range, once, in the order of its first date there."""
-    entries: dict[str, dict] = {}
-    for dated in directory.event_dates(filters, directory.today()):
-        entries.setdefault(dated.entry["entry_id"], dated.entry)
-    return list(entries.values())
+    return directory.all_found("event", filters)
 
 
 def published(entry: dict, language: str) -> dict:
@@ -93,7 +149,7 @@ def published(entry: dict, language: str) -> dict:
     return record | {
         "overrides": overrides,
         "updated": entry["updated"],
-        "timezone": entry["timezone"] or REGION_TIMEZONE,
+        "timezone": zone_of(entry),
         "url": url_for("pages.event", entry_id=entry["entry_id"], lang=language, _external=True),
     }
 

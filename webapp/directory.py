@@ -3,7 +3,7 @@
 One data function per list, shared by the HTML page, the JSON and CSV API and the iCal feed, so the
 same filter gives the same records in every format.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,15 @@ def found(kind: str, filters: Filters, page: int = 1, per_page: int = 20, facets
     """One page of entries of a kind (organisation, offer, event) under the filters, with the
     facet counts unless ``facets`` is false."""
     return store().find(kind, filters, page=page, per_page=per_page, facets=facets)
+
+
+def all_found(kind: str, filters: Filters) -> list[dict]:
+    """Every entry of a kind under the filters, unpaged; events are those with a date in the list's
+    range (``event_range``), in the order of their first date there."""
+    if kind == "event":
+        start, end = event_range(filters, today())
+        filters = replace(filters, from_=start, to=end)
+    return store().all_found(kind, filters)
 
 
 def event_range(filters: Filters, today: date) -> tuple[date, date]:

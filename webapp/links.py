@@ -26,15 +26,6 @@ def url_with(endpoint: str | None = None, **changes) -> str:
     return f"{base}?{query}" if query else base
 
 
-def calendar_links(**changes) -> dict[str, str]:
-    """The ``https://`` and ``webcal://`` addresses of ``/events.ics`` for the current filter (paging
-    and dates dropped: a subscription follows the upcoming events), with some filters changed."""
-    path = url_with(None, page=None, per_page=None, from_=None, to=None, year=None, **changes)
-    query = path.partition("?")[2]
-    https = url_for("pages.events", _external=True).removesuffix("/") + ".ics" + (f"?{query}" if query else "")
-    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
-
-
 def safe_href(url: str | None) -> str | None:
     """The URL if its scheme is http, https, mailto or tel, else None: a feed's ``javascript:`` or
     ``data:`` link never becomes clickable."""
@@ -45,4 +36,4 @@ def safe_href(url: str | None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(url_with=url_with, safe_href=safe_href, calendar_links=calendar_links)
+    app.jinja_env.globals.update(url_with=url_with, safe_href=safe_href)
