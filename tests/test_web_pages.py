@@ -184,3 +184,9 @@ def test_the_command_serves_the_directory_on_localhost(command, tmp_path, exampl
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_every_page_offers_the_events_of_its_filter_as_a_subscription(client):
+    doc = page(client, "/?category=women&town=Lindenau")
+    links = [a.get("href") for a in doc.cssselect("footer a[href^='webcal://']")]
+    assert links and "category=women" in links[0] and "town=Lindenau" in links[0] and "/events.ics?" in links[0]
