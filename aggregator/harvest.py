@@ -78,6 +78,7 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         batch = None if unchanged else _batch(source, pages, fetched.pages[0][0], today or now.date())
         if batch:
             _check_owner(store, source, batch.publisher_id)
+            _leave_out_echoes(store, source, batch)
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started)
     except Exception as exc:  # a fault of ours must not stop the run or go unrecorded on the source
@@ -134,6 +135,21 @@ def _check_owner(store: Store, source: Source, publisher_id: str) -> None:
     if owner and owner != source.id:
         raise HarvestFailure("invalid", f"{source.url}: the feed names the publisher id {publisher_id!r}, which the source "
                                         f"{owner!r} already publishes under; each publisher needs its own id (publisher.id)")
+
+
+def _leave_out_echoes(store: Store, source: Source, batch: HarvestBatch) -> None:
+    """Leave out re-published records that came from a publisher another source here harvests
+    directly: that source speaks for them, and a copy coming back through another directory (this
+    one harvests a directory that harvests this one) would keep alive a record its publisher withdrew."""
+    publishers = {p for accepted in batch.records for p in _origins(accepted.record)}
+    elsewhere = {p for p in publishers if store.publisher_owner(p) not in (None, source.id)}
+    batch.records = [a for a in batch.records if not _origins(a.record) & elsewhere]
+
+
+def _origins(record: dict) -> set[str]:
+    """The publishers a re-published record came from, by its provenance."""
+    provenance = record.get("provenance") if isinstance(record.get("provenance"), list) else []
+    return {p["publisher"] for p in provenance if isinstance(p, dict) and isinstance(p.get("publisher"), str)}
 
 
 def _record_failure(store: Store, source: Source, state: SourceState, failure: HarvestFailure,

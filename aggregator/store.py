@@ -411,6 +411,20 @@ class Store:
         return [_decoded(row) for row in rows]
 
     @_locked
+    def entries_after(self, after: str, limit: int, *, changed_since: str | None = None,
+                      withdrawn_since: str | None = None) -> list[dict]:
+        """Up to ``limit`` entries in the order of their ids, from just after ``after``: with
+        ``changed_since`` those changed (or withdrawn) since, else current ones and those withdrawn
+        since ``withdrawn_since`` (UTC text)."""
+        if changed_since:
+            condition, args = "updated > ?", [changed_since]
+        else:
+            condition, args = "(withdrawn_at IS NULL OR withdrawn_at >= ?)", [withdrawn_since or "9999"]
+        rows = _rows(self._db.execute(f"SELECT * FROM entries WHERE entry_id > ? AND data IS NOT NULL AND {condition} "
+                                      "ORDER BY entry_id LIMIT ?", [after, *args, limit]))
+        return [_decoded(row) for row in rows]
+
+    @_locked
     def last_change(self) -> str | None:
         """When the directory last changed (an entry added, changed or withdrawn), UTC text."""
         return self._db.execute("SELECT max(updated) FROM entries").fetchone()[0]

@@ -152,7 +152,7 @@ def test_connect_timeout():
         started = time.monotonic()
         with pytest.raises(FetchTimeout) as caught:
             fetcher.get(f"http://127.0.0.1:{port}/feed.json", allow_private=True)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3
     assert "did not accept a connection within 0.3 seconds" in str(caught.value)
     assert caught.value.error_class == "timeout"
 
@@ -173,7 +173,8 @@ def test_slow_servers_stop_at_the_deadline(serve, scheme, route):
     started = time.monotonic()
     with pytest.raises(FetchTimeout) as caught:
         Fetcher(total_timeout=0.6).get(server.url(host="localhost", scheme=name), allow_private=True)
-    assert 0.5 < time.monotonic() - started < 1.5
+    # The deadline is the behaviour under test: not before it, and not long after it (a loaded machine may lag).
+    assert 0.5 < time.monotonic() - started < 3
     assert "did not send the whole answer within 0.6 seconds" in str(caught.value)
 
 
@@ -325,7 +326,7 @@ def test_dripping_tls_handshake_stops_in_time(serve):
     started = time.monotonic()
     with pytest.raises(FetchTimeout) as caught:
         Fetcher(connect_timeout=0.5, total_timeout=5).get(server.url(scheme="https"), allow_private=True)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
     assert "127.0.0.1 did not accept a connection within 0.5 seconds" in str(caught.value)
 
 

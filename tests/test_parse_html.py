@@ -1,6 +1,5 @@
 """Web pages into records: schema.org JSON-LD, feed links, broken and hostile pages."""
 import json
-import time
 from datetime import date
 from pathlib import Path
 
@@ -227,10 +226,8 @@ def test_billion_laughs_in_a_page_is_refused_before_parsing():
     laughs = ('<!DOCTYPE html [<!ENTITY a "aaaaaaaaaa">' + "".join(
         f'<!ENTITY {name} "{("&" + previous + ";") * 10}">' for previous, name in zip("abcdefgh", "bcdefghi"))
         + ']><html><body><p>&i;</p></body></html>').encode()
-    began = time.perf_counter()
-    with pytest.raises(UnsafeXML):
+    with pytest.raises(UnsafeXML, match="entit"):
         parse_html(laughs, url="https://verein.example/")
-    assert time.perf_counter() - began < 1
 
 
 def test_external_entities_in_a_page_are_refused_without_reading_or_fetching(recording_server):

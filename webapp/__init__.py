@@ -17,6 +17,8 @@ def create_app(db_url: str | None = None, test_config: dict | None = None) -> Fl
         DATABASE=db_url or settings.value("db"),
         REGION_NAME=settings.value("region_name"),
         REGION_ID=settings.value("region_id"),
+        REGION_KIND=settings.value("region_kind"),
+        REGION_LICENSE=settings.value("region_license"),
         PUBLIC_URL=settings.value("public_url").rstrip("/"),
         VALIDATE_MAX_BYTES=5 * 1024 * 1024,
         VALIDATE_PER_MINUTE=10,

@@ -34,6 +34,8 @@ SETTINGS = {s.name: s for s in (
     Setting("port", "5000", "the port `wegweiser serve` listens on (on 127.0.0.1)"),
     Setting("region_name", "Wegweiser", "the directory's name: page titles, calendar names, the merged feed's publisher"),
     Setting("region_id", "", "the merged feed's publisher id (reverse domain or URL); empty: derived from the site's address"),
+    Setting("region_kind", "district-integration-centre", "the merged feed's publisher kind, a term of schema/vocabularies/organisation-kinds.json"),
+    Setting("region_license", "CC-BY-4.0", "the licence the merged feed is published under, a term of schema/vocabularies/licenses.json"),
     Setting("public_url", "", "the site's address as visitors reach it (https://...), when behind a proxy; empty: from each request"),
 )}
 
