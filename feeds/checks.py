@@ -96,6 +96,10 @@ def check_envelope(document: dict, context: FeedContext) -> list[Problem]:
 
 # --- walking every value -------------------------------------------------------------
 
+# Free-text strings that are not multilingual texts: names and the parts of an address.
+PLAIN_STRING_KEYS = frozenset({"name", "address_1", "address_2", "postal_code", "city"})
+
+
 def _walk_values(walk: _Walk, value, pointer: str, key: str = "") -> None:
     """Visit every value once and apply the checks its field name calls for."""
     if isinstance(value, dict):
@@ -126,7 +130,7 @@ def _check_string(walk: _Walk, key: str, value: str, pointer: str) -> None:
         walk.problems += _date_problems(value, pointer, walk.context)
     elif key in ("updated", "fetched"):
         walk.problems += _timestamp_problems(value, pointer, walk.context)
-    elif key == "name":
+    elif key in PLAIN_STRING_KEYS:
         walk.problems += _markup_problems(value, pointer)
 
 

@@ -133,3 +133,13 @@ def test_calendar_without_categories_is_harvestable_with_a_warning():
     report = run(DATA / "ical" / "outlook.ics")
     assert report.errors == 0
     assert "no-category" in {p.code for p in report.problems}
+
+
+@pytest.mark.parametrize("field", ["address_1", "address_2", "postal_code", "city"])
+def test_script_in_an_address_is_an_error_at_its_field(field):
+    document = json.loads((DATA / "valid" / "minimal-complete.json").read_text())
+    organisation = document["organisations"][0]
+    organisation["address"] = {"address_1": "Am Markt 3", "postal_code": "34567", "city": "Lindenau"} | \
+        {field: '"><svg onload=alert(1)>'}
+    problems = [p for p in validate.check_document(document, today=TODAY) if p.code == "script-in-text"]
+    assert [p.pointer for p in problems] == [f"/organisations/0/address/{field}"]

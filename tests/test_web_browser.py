@@ -11,10 +11,12 @@ from playwright.sync_api import sync_playwright
 from aggregator.fetch import Fetcher
 from aggregator.harvest import harvest_all
 from aggregator.sources import load_registry
-from aggregator.store import Store
+from aggregator.store import AcceptedRecord, HarvestBatch, Store
+from feeds.checks import PLAIN_STRING_KEYS, TEXT_KEYS
+from feeds.feed import RECORD_LISTS
 from tests.browser import (CHROMIUM_FLAGS, FOCUS_RING, STICKING_OUT, axe_script, chromium_path, contrast, describe_violations,
                            serious_violations, serving)
-from tests.conftest import DATA, TODAY
+from tests.conftest import DATA, REPO, TODAY
 from webapp import create_app
 
 REGION = "Wegweiser Auenland"
@@ -385,3 +387,60 @@ def test_records_the_checks_refuse_are_listed_for_the_office_and_never_shown(bro
     assert "a javascript: link is not allowed as a web address" in listed
     assert "the text contains a script or active HTML" in listed
     assert len(offers) == 1 and "Skript" not in offers[0]
+
+
+# --- the same records with live scripts in every text, as if the checks had missed them ---------------
+
+ACTIVE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">"><svg onload=window.__pwned=1>'
+
+
+def armed(value, key: str = ""):
+    """The record with a live script added to every free text: each language of a text, names and
+    the parts of addresses (what the checks refuse at harvest, stored here past them)."""
+    if isinstance(value, dict):
+        if key in TEXT_KEYS:
+            return {tag: text + ACTIVE for tag, text in value.items()}
+        return {name: armed(child, name) for name, child in value.items()}
+    if isinstance(value, list):
+        return [armed(child, key) for child in value]
+    if isinstance(value, str) and key in PLAIN_STRING_KEYS:
+        return value + ACTIVE
+    return value
+
+
+@pytest.fixture
+def unchecked_site(tmp_path):
+    """The hostile feed's accepted records armed and written straight into a store, so only the
+    pages' own escaping stands between them and the visitor; base URL and the record pages."""
+    store = Store(tmp_path / "directory.sqlite")
+    store.register_sources(load_registry(REPO / "feeds" / "examples" / "sources.toml")[:1])
+    source = store.sources()[0]["id"]
+    publisher = HOSTILE["publisher"]["id"]
+    kept = {"beratung"}  # the offer the checks accept; the refused ones stay out, as a harvest leaves them
+    records = [AcceptedRecord(RECORD_LISTS[plural], armed(record), f"{publisher}/{record['id']}")
+               for plural in RECORD_LISTS for record in HOSTILE.get(plural, [])
+               if "deleted" not in record and (plural != "offers" or record["id"] in kept)]
+    batch = HarvestBatch("https://hostile.example/feed.json", publisher, "Europe/Berlin", records)
+    store.apply_harvest(store.source_state(source), batch, "Lindenau", "2026-11-22T10:00:00Z")
+    paths = {kind: f"/{kind}s/{store.entries(kind)[0]['entry_id']}" for kind in ("offer", "event", "organisation")}
+    store.close()
+    with serving(create_app(f"sqlite:///{tmp_path / 'directory.sqlite'}", {"TODAY": TODAY, "REGION_NAME": REGION})) as base:
+        yield base, paths
+
+
+@pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-the-policy", "escaping-alone"])
+def test_live_scripts_that_slipped_past_the_checks_stay_text(browser, unchecked_site, bypass_csp):
+    base, paths = unchecked_site
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=bypass_csp)
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    problems = []
+    for path in ["/", "/events", "/events/year", "/organisations", *paths.values()]:
+        response = page.goto(f"{base}{path}?lang=de")
+        assert response.status == 200, path
+        problems += [f"{path}: {sign}" for sign in signs_of_injection(page)]
+        if ACTIVE not in page.locator("main").inner_text():
+            problems.append(f"{path}: the script is not shown as the text it is")
+    context.close()
+    assert not problems and not dialogs, "\n".join(problems + dialogs)
