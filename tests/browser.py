@@ -1,12 +1,9 @@
-"""Driving the pages in Debian's Chromium: the browser, the app served over real HTTP, axe-core's
+"""Driving the pages in Debian's Chromium: the browser, axe-core's
 findings, and the contrast of what is drawn (focus rings against their background)."""
 import re
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -30,22 +27,6 @@ def axe_script() -> Path:
     return AXE
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def serving(app):
-    """The Flask app on a free port of 127.0.0.1, in a thread; yields its base URL without a trailing slash."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def serious_violations(page) -> list[dict]:

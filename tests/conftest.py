@@ -1,10 +1,12 @@
 """Shared fixtures: a real HTTP server on 127.0.0.1 serving files or canned answers."""
 import functools
 import threading
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -14,6 +16,24 @@ TODAY = __import__("datetime").date(2026, 11, 22)
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
+
+
+class _QuietWSGIHandler(WSGIRequestHandler):
+    def log_request(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def serving(app):
+    """A WSGI app (the web app) on a free port of 127.0.0.1, in a thread; yields its base URL without a trailing slash."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietWSGIHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from aggregator.store import AcceptedRecord, HarvestBatch, Store
 from feeds.checks import PLAIN_STRING_KEYS, TEXT_KEYS
 from feeds.feed import RECORD_LISTS
 from tests.browser import (CHROMIUM_FLAGS, FOCUS_RING, STICKING_OUT, axe_script, chromium_path, contrast, describe_violations,
-                           serious_violations, serving)
-from tests.conftest import DATA, REPO, TODAY
+                           serious_violations)
+from tests.conftest import DATA, REPO, TODAY, serving
 from webapp import create_app
 
 REGION = "Wegweiser Auenland"

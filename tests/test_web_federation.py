@@ -2,9 +2,9 @@
 harvested over real HTTP by a second instance, as a state-wide directory would harvest a region."""
 import json
 import shutil
-import threading
 import urllib.request
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,7 +12,6 @@ from urllib.parse import urljoin
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from aggregator.fetch import Fetcher
 from aggregator.harvest import harvest_all
@@ -21,7 +20,7 @@ from aggregator.query import Filters
 from aggregator.sources import Source, load_registry
 from aggregator.store import Store
 from feeds import validate
-from tests.conftest import DATA, REPO, TODAY
+from tests.conftest import DATA, REPO, TODAY, serving
 from webapp import create_app
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
@@ -30,19 +29,9 @@ LISTS = ("organisations", "offers", "events")
 
 @pytest.fixture
 def serve():
-    """Serve a Flask app with a real WSGI server on 127.0.0.1; returns its base URL ending in '/'."""
-    servers = []
-
-    def start(app) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    """Serve Flask apps with a real WSGI server on 127.0.0.1; gives each one's base URL ending in '/'."""
+    with ExitStack() as servers:
+        yield lambda app: servers.enter_context(serving(app)) + "/"
 
 
 def fetch(url: str) -> bytes:
