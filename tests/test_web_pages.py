@@ -190,3 +190,14 @@ def test_every_page_offers_the_events_of_its_filter_as_a_subscription(client):
     doc = page(client, "/?category=women&town=Lindenau")
     links = [a.get("href") for a in doc.cssselect("footer a[href^='webcal://']")]
     assert links and "category=women" in links[0] and "town=Lindenau" in links[0] and "/events.ics?" in links[0]
+
+
+def test_the_browsers_first_language_wins_by_its_language_part(client):
+    response = client.get("/", headers={"Accept-Language": "uk-UA,en;q=0.5"})
+    assert lxml.html.fromstring(response.data).get("lang") == "uk"
+
+
+def test_consultation_hours_read_in_the_visitors_language(client):
+    doc = page(client, f"/offers/{entry_id('offer', BRUECKE, 'offene-sprechstunde')}?lang=de")
+    hours = texts(doc, "ul.hours li")[0]
+    assert "Dienstag" in hours and "ohne Termin" in hours

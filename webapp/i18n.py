@@ -22,7 +22,13 @@ def select_locale() -> str:
     chosen = request.args.get("lang") or request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
+    # The browser's languages in its order of preference, by their language part: "uk-UA, en;q=0.5" is
+    # Ukrainian, although werkzeug's best_match would prefer the exact "en".
+    for tag, _quality in request.accept_languages:
+        language = tag.split("-")[0].split("_")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return DEFAULT
 
 
 def visitor_language() -> str:

@@ -10,8 +10,9 @@ import wegweiser_schema
 from babel import Locale
 from babel import dates as babel_dates
 from babel.dates import format_skeleton, get_day_names
+from babel.lists import format_list
 from flask import Flask, url_for
-from flask_babel import format_currency, format_date, format_datetime, gettext, ngettext
+from flask_babel import format_currency, format_date, format_datetime, gettext, lazy_gettext, ngettext
 
 from aggregator import merge
 from aggregator.occurrences import Occurrence
@@ -69,9 +70,7 @@ def _weekdays(codes: list[str]) -> str:
     for code in codes:
         day = names[WEEKDAY_INDEX[code[-2:]]]
         words.append(f"{ordinals.get(int(code[:-2]), code[:-2])} {day}" if len(code) > 2 else day)
-    if len(words) == 1:
-        return words[0]
-    return gettext("%(first)s and %(last)s", first=", ".join(words[:-1]), last=words[-1])
+    return format_list(words, locale=visitor_language())
 
 
 def schedule_in_words(schedule: dict) -> str:
@@ -95,13 +94,13 @@ def schedule_in_words(schedule: dict) -> str:
     return text
 
 
-ATTENDING = {"walk_in": "without an appointment", "appointment": "by appointment only",
-             "walk_in_or_appointment": "with or without an appointment"}
+ATTENDING = {"walk_in": lazy_gettext("without an appointment"), "appointment": lazy_gettext("by appointment only"),
+             "walk_in_or_appointment": lazy_gettext("with or without an appointment")}
 
 
 def attending_in_words(schedule: dict) -> str:
     kind = schedule.get("attending_type")
-    return gettext(ATTENDING[kind]) if kind in ATTENDING else ""
+    return str(ATTENDING[kind]) if kind in ATTENDING else ""
 
 
 def schedule_validity(schedule: dict) -> str:

@@ -133,7 +133,8 @@ def _place(location: dict) -> str:
     """A location in one line: street, extra line, postal code and town; online ones by their address."""
     address = location.get("address")
     if not address:
-        return f"{_('online')}: {location.get('url', '')}" if location.get("location_type") == "virtual" else ""
+        online = _("online")
+        return f"{online}: {location.get('url', '')}" if location.get("location_type") == "virtual" else ""
     lines = [address.get("address_1"), address.get("address_2"), f"{address.get('postal_code', '')} {address.get('city', '')}".strip()]
     return ", ".join(line for line in lines if line)
 
