@@ -16,6 +16,12 @@ from feeds.feed import utc_timestamp
 REGION_TIMEZONE = "Europe/Berlin"
 FACETS = ("category", "target_group", "language", "town", "organisation", "provider_kind")
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+# Dates outside these years are typing mistakes, and arithmetic on them would overflow.
+YEARS = (1900, 2999)
+# Longer searches are not what people type; the full-text index refuses very long ones.
+MAX_QUERY_CHARACTERS = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Facets whose values are vocabulary terms, so a mistyped value can be named rather than finding nothing.
@@ -47,7 +53,7 @@ class Filters:
         end = _day("to", _single(args, "to"))
         if start and end and end < start:
             raise ValueError(f"to: '{end}' is before from: '{start}', the range would be empty")
-        return cls(q=" ".join(_values(args, "q")).strip(), from_=start, to=end,
+        return cls(q=_query(_values(args, "q")), from_=start, to=end,
                    changed_since=_moment("changed_since", _single(args, "changed_since")),
                    timezone=timezone_name, **facets)
 
@@ -89,8 +95,8 @@ def utc_text(moment: datetime) -> str:
 
 def page_bounds(page: int, per_page: int) -> tuple[int, int]:
     """LIMIT and OFFSET for a page (counted from 1); raises ValueError for pages that cannot exist."""
-    if page < 1:
-        raise ValueError(f"page: {page} is not a page number, pages start at 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise ValueError(f"page: {page} is not a page number, pages start at 1 (and end long before {MAX_PAGE})")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValueError(f"per_page: {per_page} is out of range, choose 1 to {MAX_PER_PAGE}")
     return per_page, (page - 1) * per_page
@@ -120,15 +126,31 @@ def _facet_values(name: str, values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _query(values: list[str]) -> str:
+    """The search words, control characters taken out; raises ValueError for an overlong search."""
+    text = CONTROL.sub(" ", " ".join(values)).strip()
+    if len(text) > MAX_QUERY_CHARACTERS:
+        raise ValueError(f"q: the search is {len(text)} characters long; search with a few words "
+                         f"(at most {MAX_QUERY_CHARACTERS} characters)")
+    return text
+
+
+def _in_years(name: str, value: str, year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValueError(f"{name}: '{value}' is out of range, choose a year from {YEARS[0]} to {YEARS[1]}")
+
+
 def _day(name: str, value: str | None) -> date | None:
     if value is None:
         return None
     try:
         if not DAY.fullmatch(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name}: '{value}' is not a date, write YYYY-MM-DD") from None
+    _in_years(name, value, day.year)
+    return day
 
 
 def _moment(name: str, value: str | None) -> datetime | None:
@@ -140,4 +162,5 @@ def _moment(name: str, value: str | None) -> datetime | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValueError(f"{name}: '{value}' is not a time with a zone, write e.g. 2026-11-22T10:00:00Z")
+    _in_years(name, value, moment.year)
     return moment

@@ -199,7 +199,12 @@ def _timezone_problems(name: str, pointer: str) -> list[Problem]:
 
 
 def _url_problems(url: str, pointer: str) -> list[Problem]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # an unclosed IPv6 bracket only shows when the host is read
+    except ValueError:
+        return [error(pointer, f"{url!r} is not a valid web address", "write the whole address as the browser shows it, "
+                      "e.g. https://www.example.de/angebot", "invalid-url")]
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         hint = "links must start with https:// or http://"

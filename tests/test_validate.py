@@ -143,3 +143,10 @@ def test_script_in_an_address_is_an_error_at_its_field(field):
         {field: '"><svg onload=alert(1)>'}
     problems = [p for p in validate.check_document(document, today=TODAY) if p.code == "script-in-text"]
     assert [p.pointer for p in problems] == [f"/organisations/0/address/{field}"]
+
+
+def test_an_address_that_cannot_be_read_is_an_error_not_a_crash():
+    document = json.loads((DATA / "valid" / "minimal-complete.json").read_text())
+    document["offers"][0]["url"] = "http://[x"
+    problems = [p for p in validate.check_document(document, today=TODAY) if p.code == "invalid-url"]
+    assert [p.pointer for p in problems] == ["/offers/0/url"]

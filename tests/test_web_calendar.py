@@ -315,9 +315,10 @@ def test_a_current_copy_gets_304_without_a_body(client, validator):
 
 def test_a_changed_directory_gives_the_new_calendar_with_a_new_etag(directory_app):
     store, client = directory_app
-    harvest(store, "bruecke", ("event", SPRACHCAFE), now="2026-11-20T10:00:00Z")
+    # Two harvests on the app's today, as in life: a change is never older than the day it is made.
+    harvest(store, "bruecke", ("event", SPRACHCAFE), now="2026-11-22T08:00:00Z")
     first = client.get("/events.ics")
-    harvest(store, "bruecke", ("event", SPRACHCAFE), ("event", SOMMERFEST), now="2026-11-21T10:00:00Z")
+    harvest(store, "bruecke", ("event", SPRACHCAFE), ("event", SOMMERFEST), now="2026-11-22T09:00:00Z")
     for validator, value in (("If-None-Match", first.headers["ETag"]), ("If-Modified-Since", first.headers["Last-Modified"])):
         changed = client.get("/events.ics", headers={validator: value})
         assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]

@@ -313,3 +313,9 @@ def test_an_address_that_is_not_found_says_so(lan_checker, serve_directory):
     response = post(lan_checker, {"url": base + "moved.json"})
     [problem] = text_of(response, ".page-report .problem")
     assert problem.startswith("Not checked: the server answered HTTP 404 Not Found")
+
+
+def test_an_address_that_is_not_one_is_explained(client):
+    response = post(client, {"url": "http://[::1"})
+    assert response.status_code == 400
+    assert "This is not a valid web address" in response.get_data(as_text=True)

@@ -201,3 +201,38 @@ def test_consultation_hours_read_in_the_visitors_language(client):
     doc = page(client, f"/offers/{entry_id('offer', BRUECKE, 'offene-sprechstunde')}?lang=de")
     hours = texts(doc, "ul.hours li")[0]
     assert "Dienstag" in hours and "ohne Termin" in hours
+
+
+@pytest.mark.parametrize("url, words", [
+    ("/events?from=0001-01-01", "choose a year from 1900 to 2999"),
+    ("/?to=9999-12-31", "choose a year from 1900 to 2999"),
+    ("/api/v1/offers?changed_since=0001-01-01T00:00:00%2B05:00", "choose a year from 1900 to 2999"),
+    ("/?page=99999999999999999999", "is not a page number"),
+    ("/?q=" + "wort+" * 100, "search with a few words"),
+    ("/events.ics?changed_since=2026-11-22T10:00:00Z", "a calendar lists every upcoming event"),
+])
+def test_odd_requests_are_told_what_to_change_instead_of_failing(client, url, words):
+    response = client.get(url)
+    assert response.status_code == 400 and words in response.get_data(as_text=True)
+
+
+def test_control_characters_in_a_search_are_ignored(client):
+    assert client.get("/?q=%00beratung%1f").status_code == 200
+
+
+def test_an_unknown_path_never_links_off_the_site(client):
+    doc = page(client, "/%5Cevil.example/x", status=404)
+    assert all(a.get("href").startswith("/?") for a in doc.cssselect("nav.languages a"))
+
+
+def test_calendars_differ_by_the_address_asked_and_carry_no_cookie(client):
+    one = client.get("/events.ics?lang=tr", headers={"Host": "wegweiser.example"})
+    other = client.get("/events.ics?lang=tr", headers={"Host": "elsewhere.example"})
+    assert one.headers["ETag"] != other.headers["ETag"]
+    assert "Set-Cookie" not in one.headers
+    assert "lang=tr" in client.get("/?lang=tr").headers["Set-Cookie"]
+
+
+def test_lists_and_entries_name_their_json_in_a_link_header(client):
+    assert 'type="application/json"' in client.get("/?category=health").headers["Link"]
+    assert "category=health" in client.get("/?category=health").headers["Link"]

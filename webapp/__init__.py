@@ -25,7 +25,6 @@ def create_app(db_url: str | None = None, test_config: dict | None = None) -> Fl
         # Per process: with several web workers, point it at a shared store (redis://...) to limit per client.
         RATELIMIT_STORAGE_URI="memory://",
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     if test_config:
         app.config.update(test_config)

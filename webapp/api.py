@@ -5,7 +5,7 @@ The lists are read through the same functions as the pages and the calendar (web
 so one filter gives the same records as HTML, JSON, CSV and iCal. Everything here is public and
 read-only: open to every origin, and answered with 304 while the directory is unchanged.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -143,10 +143,7 @@ def _list_filters(kind: str) -> Filters:
     """The request's filters; for events with the range filled in as the event pages fill it
     (a year from today by default), so JSON, CSV, HTML and iCal list the same events."""
     filters = directory.request_filters()
-    if kind != "event":
-        return filters
-    start, end = directory.event_range(filters, directory.today())
-    return replace(filters, from_=start, to=end)
+    return directory.with_event_range(filters) if kind == "event" else filters
 
 
 def _absolute(endpoint: str, args: list[tuple[str, str]], **view_args) -> str:

@@ -45,7 +45,7 @@ def events_ics():
     unchanged = http_cache.not_modified()
     if unchanged is not None:
         return unchanged
-    filters = directory.request_filters()
+    filters = directory.request_filters(calendar=True)
     response = Response(calendar_of(filters, visitor_language()), content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="{file_name(current_app.config["REGION_NAME"])}"'
     return http_cache.cached(response)

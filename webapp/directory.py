@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app, request
 
 from aggregator.occurrences import Occurrence
-from aggregator.query import MAX_PER_PAGE, REGION_TIMEZONE, Filters, Found
+from aggregator.query import REGION_TIMEZONE, Filters, Found, page_bounds
 from aggregator.store import Store
 from webapp.errors import BadRequest
 
-KINDS = {"offers": "offer", "events": "event", "organisations": "organisation"}
 # Without a range, event lists start today and reach this far (the store keeps about two years).
 DEFAULT_EVENT_SPAN = timedelta(days=365)
 
@@ -28,12 +27,17 @@ def today() -> date:
     return current_app.config.get("TODAY") or datetime.now(ZoneInfo(REGION_TIMEZONE)).date()
 
 
-def request_filters() -> Filters:
-    """The filters of the current request's query string; a wrong value is a 400 naming it."""
+def request_filters(calendar: bool = False) -> Filters:
+    """The filters of the current request's query string; a wrong value is a 400 naming it. Lists
+    by date (``calendar``) take no ``changed_since``: a calendar app would drop every other event."""
     try:
-        return Filters.from_args(request.args)
+        filters = Filters.from_args(request.args)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    if calendar and filters.changed_since:
+        raise BadRequest("changed_since: a calendar lists every upcoming event; to follow changes, "
+                         "use /api/v1/events?changed_since=...")
+    return filters
 
 
 def request_page(default_per_page: int = 20) -> tuple[int, int]:
@@ -46,8 +50,10 @@ def request_page(default_per_page: int = 20) -> tuple[int, int]:
         except ValueError:
             raise BadRequest(f"{name}: '{raw}' is not a whole number") from None
     page, per_page = values
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise BadRequest(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE} (given page={page}, per_page={per_page})")
+    try:
+        page_bounds(page, per_page)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return page, per_page
 
 
@@ -60,15 +66,19 @@ def found(kind: str, filters: Filters, page: int = 1, per_page: int = 20, facets
 def all_found(kind: str, filters: Filters) -> list[dict]:
     """Every entry of a kind under the filters, unpaged; events are those with a date in the list's
     range (``event_range``), in the order of their first date there."""
-    if kind == "event":
-        start, end = event_range(filters, today())
-        filters = replace(filters, from_=start, to=end)
-    return store().all_found(kind, filters)
+    return store().all_found(kind, with_event_range(filters) if kind == "event" else filters)
+
+
+def with_event_range(filters: Filters) -> Filters:
+    """The filters with the days an event list covers filled in (``event_range``)."""
+    start, end = event_range(filters, today())
+    return replace(filters, from_=start, to=end)
 
 
 def event_range(filters: Filters, today: date) -> tuple[date, date]:
     """The days an event list covers: the filter's range, else from today for a year."""
-    start = filters.from_ or (today if not filters.to else filters.to - DEFAULT_EVENT_SPAN)
+    # Only an end given: from today to it, or the year before it when it has passed.
+    start = filters.from_ or (today if not filters.to or filters.to >= today else filters.to - DEFAULT_EVENT_SPAN)
     end = filters.to or start + DEFAULT_EVENT_SPAN
     return start, end
 

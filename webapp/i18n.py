@@ -73,7 +73,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def remember_choice(response):
         chosen = request.args.get("lang")
-        if chosen in LANGUAGES and request.cookies.get(COOKIE) != chosen:
+        # Only pages remember it: feeds and API answers are public and cached, and carry no cookie.
+        if chosen in LANGUAGES and request.cookies.get(COOKIE) != chosen and response.mimetype == "text/html":
             response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
         return response
 

@@ -17,7 +17,8 @@ def url_with(endpoint: str | None = None, **changes) -> str:
         else:
             args[key] = value if isinstance(value, list) else [str(value)]
     if endpoint is None:
-        base = url_for(request.endpoint, **(request.view_args or {})) if request.endpoint else request.path
+        # A page no route answers (404) links to the start page: its raw path could lead off the site.
+        base = url_for(request.endpoint or "pages.home", **(request.view_args or {}))
     elif endpoint.startswith("/"):
         base = request.script_root + endpoint
     else:
@@ -31,7 +32,10 @@ def safe_href(url: str | None) -> str | None:
     ``data:`` link never becomes clickable."""
     if not url or not isinstance(url, str):
         return None
-    scheme = urlsplit(url.strip()).scheme.lower()
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
     return url.strip() if scheme in SAFE_SCHEMES else None
 
 

@@ -334,8 +334,12 @@ def _check_address(url: str) -> Check:
     """Fetch a feed and the pages its ``next`` links lead to, within the page and time budget."""
     if len(url) > MAX_URL_LENGTH:
         raise UnusableInput(_("The address is longer than %(count)s characters.", count=MAX_URL_LENGTH))
-    if not urlsplit(url).scheme:
-        url = "https://" + url  # people often copy an address without it
+    try:
+        if not urlsplit(url).scheme:
+            url = "https://" + url  # people often copy an address without it
+        urlsplit(url).hostname
+    except ValueError:
+        raise UnusableInput(_("This is not a valid web address: write it as the browser shows it, e.g. https://www.example.de/feed.json")) from None
     texts: dict[str, list[str]] = {}
     started = time.monotonic()
 

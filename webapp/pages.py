@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, render_template, request, url_for
 
 from aggregator.query import FACETS, REGION_TIMEZONE, Filters
-from webapp import directory, present, structured
+from webapp import api, directory, present, structured
 from webapp.errors import BadRequest, NotFound
 
 blueprint = Blueprint("pages", __name__)
+
+LIST_KINDS = {"pages.home": "offer", "pages.events": "event", "pages.organisations": "organisation"}
 
 FACET_VALUES_SHOWN = 12      # per facet; the values chosen are always shown
 EVENT_DATES_SHOWN = 200      # per page of /events; later days are one link away
@@ -46,7 +48,7 @@ def home():
     filters = directory.request_filters()
     page, per_page = directory.request_page()
     found = directory.found("offer", filters, page, per_page)
-    others = {"event": directory.store().count("event", _with_event_range(filters)),
+    others = {"event": directory.store().count("event", directory.with_event_range(filters)),
               "organisation": directory.store().count("organisation", filters)}
     return render_template("home.html", found=found, filters=filters, facets=_facets(found, filters), others=others,
                            names=directory.store().titles(_providers(found.entries)))
@@ -60,11 +62,6 @@ def organisations():
     return render_template("organisations.html", found=found, filters=filters, facets=_facets(found, filters))
 
 
-def _with_event_range(filters: Filters) -> Filters:
-    start, end = directory.event_range(filters, directory.today())
-    return replace(filters, from_=start, to=end)
-
-
 def _providers(entries: list[dict]) -> list[str]:
     """The organisation entry ids the entries on a page belong to, for their names."""
     return [found for found in map(present.provider_of, entries) if found]
@@ -72,7 +69,7 @@ def _providers(entries: list[dict]) -> list[str]:
 
 @blueprint.get("/events")
 def events():
-    filters = directory.request_filters()
+    filters = directory.request_filters(calendar=True)
     start, end = directory.event_range(filters, directory.today())
     dates = directory.event_dates(filters, directory.today(), limit=EVENT_DATES_SHOWN + 1)
     later = None
@@ -82,22 +79,26 @@ def events():
         kept = [d for d in dates[:EVENT_DATES_SHOWN] if _local_day(d) < last_day]
         dates = kept or dates[:EVENT_DATES_SHOWN]
         later = last_day if kept else _local_day(dates[-1]) + timedelta(days=1)
+    # By the day and time in each event's own zone, so an event elsewhere never splits a day in two.
+    dates.sort(key=lambda d: (d.occurrence.start_local, d.occurrence.start_utc))
     days = [(day, list(items)) for day, items in groupby(dates, key=_local_day)]
     found = directory.found("event", replace(filters, from_=start, to=end), 1, 1)
     return render_template("events.html", days=days, filters=filters, start=start, end=end, later=later,
-                           facets=_facets(found, filters), total=found.total)
+                           facets=_facets(found, filters))
 
 
 @blueprint.get("/events/year")
 def year():
-    filters = directory.request_filters()
+    filters = directory.request_filters(calendar=True)
     raw = request.args.get("year", str(directory.today().year))
     if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
         raise BadRequest(f"year: '{raw}' is not a year, write e.g. year={directory.today().year}")
     chosen = int(raw)
-    dated = directory.store().occurrences_in(filters, date(chosen, 1, 1), date(chosen, 12, 31))
+    first_day = date(chosen, 1, 1)
+    dated = directory.store().occurrences_in(filters, first_day, date(chosen, 12, 31))
+    # Dates running on from the year before are listed under January.
     months = [(month, list(items)) for month, items in groupby(
-        (directory.Dated(o, e) for o, e in dated), key=lambda d: _local_day(d).month)]
+        (directory.Dated(o, e) for o, e in dated), key=lambda d: max(_local_day(d), first_day).month)]
     return render_template("year.html", months=months, year=chosen, filters=filters)
 
 
@@ -151,3 +152,13 @@ def organisation(entry_id: str):
     offers = directory.found("offer", mine, 1, 100).entries
     dates = directory.event_dates(mine, directory.today(), limit=20)
     return _detail(entry, offers=offers, dates=dates)
+
+
+@blueprint.after_request
+def link_alternates(response):
+    """Each list and entry names its JSON (and CSV) in a Link header, as Datasette's pages do."""
+    entry_id = (request.view_args or {}).get("entry_id")
+    kind = LIST_KINDS.get(request.endpoint) or (request.endpoint.split(".")[1] if entry_id else None)
+    if response.status_code == 200 and kind:
+        response.headers["Link"] = api.link_header(kind, entry_id)
+    return response
