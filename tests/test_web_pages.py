@@ -236,3 +236,10 @@ def test_calendars_differ_by_the_address_asked_and_carry_no_cookie(client):
 def test_lists_and_entries_name_their_json_in_a_link_header(client):
     assert 'type="application/json"' in client.get("/?category=health").headers["Link"]
     assert "category=health" in client.get("/?category=health").headers["Link"]
+
+
+def test_serve_refuses_a_directory_that_does_not_exist(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "wegweiser", "serve", "--db", f"sqlite:///{tmp_path / 'typo.sqlite'}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "fill it first with `wegweiser harvest" in done.stderr
+    assert not (tmp_path / "typo.sqlite").exists()

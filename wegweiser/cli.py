@@ -250,7 +250,13 @@ def serve(db: str, port: int) -> None:
     """Serve the directory's pages, calendar feeds, API and merged feed on http://127.0.0.1:PORT/.
 
     Reads the store the harvester writes; run `wegweiser schedule` beside it to keep it current.
+    Exit status 2 when the database cannot be opened or (SQLite) does not exist yet.
     """
+    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") or "://" not in db else None
+    if path is not None and not Path(path).is_file():
+        click.echo(f"{db}: there is no directory at {path} yet; fill it first with `wegweiser harvest --db {db}`, "
+                   "or try `wegweiser demo`", err=True)
+        sys.exit(EXIT_UNREADABLE)
     _serve(db, port)
 
 
