@@ -319,3 +319,22 @@ def test_an_address_that_is_not_one_is_explained(client):
     response = post(client, {"url": "http://[::1"})
     assert response.status_code == 400
     assert "This is not a valid web address" in response.get_data(as_text=True)
+
+
+def test_a_missing_feed_file_is_named_without_the_machines_folders(tmp_path):
+    registry = tmp_path / "secret-folder" / "sources.toml"
+    registry.parent.mkdir()
+    registry.write_text('[[source]]\nid = "datei"\nname = "Verein"\nurl = "missing.json"\n'
+                        'kind = "volunteer-initiative"\ntown = "Lindenau"\n', encoding="utf-8")
+    (registry.parent / "missing.json").write_text("{}")
+    sources = load_registry(registry)
+    (registry.parent / "missing.json").unlink()  # gone after it was registered
+    store = Store(tmp_path / "directory.sqlite")
+    [outcome] = harvest_all(store, sources, Fetcher(), now=datetime(2026, 11, 22, 10, tzinfo=timezone.utc))
+    store.close()
+    assert outcome.status == "failed"
+    client = app_over(tmp_path / "directory.sqlite").test_client()
+    [source] = get(client, "/sources.json").get_json()["sources"]
+    shown = " ".join([source["url"], source["last_error"], *(h["message"] or "" for h in source["history"])])
+    assert "missing.json" in source["last_error"] and "secret-folder" not in shown
+    assert "secret-folder" not in get(client, "/sources").get_data(as_text=True)

@@ -105,6 +105,14 @@ def _shown_url(url: str) -> tuple[str, bool]:
     return PurePosixPath(url).name, True
 
 
+def _without_path(message: str | None, address: str, local: bool) -> str | None:
+    """A stored message with the folders of a feed file on the aggregator's machine left out: the
+    page is public, the machine's layout is not."""
+    if not message or not local:
+        return message
+    return message.replace(str(PurePosixPath(address).parent) + "/", "")
+
+
 PROBLEM_KEYS = ("severity", "pointer", "line", "column", "message", "hint", "code")
 HISTORY_KEYS = ("at", "status", "http_status", "new", "updated", "withdrawn", "rejected", "failure_class", "message")
 
@@ -120,7 +128,8 @@ def source_health(row: dict) -> dict:
     url, local = _shown_url(row["url"])
     rejections = [{"position": r["position"], "local_id": r["local_id"], "seen_at": r["seen_at"],
                    "problems": [_problem(p) for p in r["problems"]]} for r in store.rejections(row["id"])]
-    history = [{key: entry[key] for key in HISTORY_KEYS} for entry in store.harvest_log(row["id"], HISTORY_KEPT)]
+    history = [{key: entry[key] for key in HISTORY_KEYS} | {"message": _without_path(entry["message"], row["url"], local)}
+               for entry in store.harvest_log(row["id"], HISTORY_KEPT)]
     return {
         "id": row["id"], "name": row["name"], "url": url, "local": local, "kind": row["kind"], "town": row["town"],
         "condition": condition(row), "status": row["status"],
@@ -129,7 +138,7 @@ def source_health(row: dict) -> dict:
         "counts": {"accepted": row["accepted"], "rejected": row["rejected"], "withdrawn": row["withdrawn"]},
         "failures_in_row": row["failures_in_row"], "failure_class": row["failure_class"],
         "failure": failure_in_words(row["failure_class"]),
-        "last_error": row["last_error"], "notice": row["notice"], "withdrawals_held_since": row["shrink_held_since"],
+        "last_error": _without_path(row["last_error"], row["url"], local), "notice": row["notice"], "withdrawals_held_since": row["shrink_held_since"],
         "rejections": rejections, "history": history,
     }
 
