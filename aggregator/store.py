@@ -581,6 +581,17 @@ class Store:
         return found
 
     @_locked
+    def names(self, entry_ids: list[str]) -> dict[str, dict]:
+        """The multilingual names (titles) of entries by id, as their records give them."""
+        found = {}
+        for start in range(0, len(entry_ids), 500):
+            chunk = entry_ids[start:start + 500]
+            rows = self._db.execute("SELECT entry_id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title')) "
+                                    f"FROM entries WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            found |= {entry_id: json.loads(name) for entry_id, name in rows if name}
+        return found
+
+    @_locked
     def dates_between(self, entry_id: str, from_: date | None, to: date | None, zone_name: str = REGION_TIMEZONE) -> list[Occurrence]:
         """One event's dates overlapping a range of days (both included), as ``occurrences_in`` counts them."""
         low, high = day_range(from_, to, zone_name)

@@ -243,3 +243,9 @@ def test_serve_refuses_a_directory_that_does_not_exist(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "fill it first with `wegweiser harvest" in done.stderr
     assert not (tmp_path / "typo.sqlite").exists()
+
+
+def test_organisation_names_are_in_the_visitors_language_where_given(client):
+    doc = page(client, "/?q=sprechstunde&lang=tr")
+    assert any("Köprü Derneği" in t for t in texts(doc, "li.result .meta"))
+    assert any("Köprü Derneği" in label for label in texts(doc, "fieldset.facet label"))

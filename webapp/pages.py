@@ -13,6 +13,7 @@ from flask import Blueprint, render_template, request, url_for
 from aggregator.query import FACETS, REGION_TIMEZONE, Filters
 from webapp import api, directory, present, structured
 from webapp.errors import BadRequest, NotFound
+from webapp.i18n import pick
 
 blueprint = Blueprint("pages", __name__)
 
@@ -25,7 +26,8 @@ NEXT_DATES_SHOWN = 12        # on an event's page
 
 def _facet_names(found) -> dict[str, str]:
     """Names of the organisations among the facet values (their ids), for the labels."""
-    return directory.store().titles(list(found.facets.get("organisation", {})))
+    return {entry_id: pick(name)[1] for entry_id, name in
+            directory.store().names(list(found.facets.get("organisation", {}))).items()}
 
 
 def _facets(found, filters: Filters) -> list[dict]:
@@ -51,7 +53,7 @@ def home():
     others = {"event": directory.store().count("event", directory.with_event_range(filters)),
               "organisation": directory.store().count("organisation", filters)}
     return render_template("home.html", found=found, filters=filters, facets=_facets(found, filters), others=others,
-                           names=directory.store().titles(_providers(found.entries)))
+                           names=directory.store().names(_providers(found.entries)))
 
 
 @blueprint.get("/organisations")
