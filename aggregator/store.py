@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache, wraps
+from functools import cache, lru_cache, wraps
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
 from importlib.resources import files
@@ -94,8 +94,8 @@ class Store:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000"):
             self._db.execute(f"PRAGMA {pragma}")
+        self._versioned = False  # writes raise the version once its table exists (after the migrations)
         self.migrate()
-
     @classmethod
     def open(cls, url: str) -> "Store":
         """A store from a database URL: ``sqlite:///path/to/file.sqlite`` or a plain path."""
@@ -123,6 +123,7 @@ class Store:
                     for statement in _statements(script.read_text(encoding="utf-8")):
                         self._db.execute(statement)
                     self._db.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+        self._versioned = True
         self._expand_unexpanded_events()
 
     @_locked
@@ -138,6 +139,8 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            if self._versioned:
+                self._db.execute("UPDATE directory_version SET version = version + 1")
             self._db.execute("COMMIT")
 
     # --- sources and their health ----------------------------------------------------
@@ -425,6 +428,14 @@ class Store:
         return [_decoded(row) for row in rows]
 
     @_locked
+    def version(self) -> int:
+        """A number every write to the store raises (also another process's), for caches and ETags."""
+        return self._version()
+
+    def _version(self) -> int:
+        return self._db.execute("SELECT version FROM directory_version").fetchone()[0]
+
+    @_locked
     def last_change(self) -> str | None:
         """When the directory last changed (an entry added, changed or withdrawn), UTC text."""
         return self._db.execute("SELECT max(updated) FROM entries").fetchone()[0]
@@ -653,14 +664,30 @@ class Store:
         return ", ".join(order + ["e.title", "e.entry_id"]), join, join_args, order_args
 
     def _facet_counts(self, kind: str, filters: Filters) -> dict[str, dict[str, int]]:
-        """Per facet, how many entries each value has under the filters without that facet's own."""
-        counts = {}
-        for facet in FACETS:
-            where, args = self._filter_sql(kind, filters, skip_facet=facet)
-            rows = self._db.execute(f"SELECT f.value, count(*) FROM facets f JOIN entries e ON e.entry_id = f.entry_id "
-                                    f"WHERE f.facet = ? AND {where} GROUP BY f.value ORDER BY count(*) DESC, f.value", [facet, *args])
-            counts[facet] = dict(rows.fetchall())
-        return counts
+        """Per facet, how many entries each value has under the filters without that facet's own,
+        kept until the directory changes: counting takes seconds on a large directory, and most
+        visitors ask for the same few lists."""
+        return self._counted_facets(kind, filters, self._version())
+
+    @lru_cache(maxsize=512)
+    def _counted_facets(self, kind: str, filters: Filters, _version: int) -> dict[str, dict[str, int]]:
+        """Per facet, how many entries each value has under the filters without that facet's own.
+        The facets nobody chose share one set of matching entries, counted in one pass over their
+        facet rows; each chosen facet needs its own set (the others' filters only)."""
+        counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+        chosen = [facet for facet in FACETS if filters.facet_values(facet)]
+        groups = [(None, [facet for facet in FACETS if facet not in chosen])] + [(facet, [facet]) for facet in chosen]
+        for skip, facets in groups:
+            if not facets:
+                continue
+            where, args = self._filter_sql(kind, filters, skip_facet=skip)
+            rows = self._db.execute(
+                f"WITH matching AS MATERIALIZED (SELECT e.entry_id FROM entries e WHERE {where}) "
+                f"SELECT f.facet, f.value, count(*) FROM matching m JOIN facets f ON f.entry_id = m.entry_id "
+                f"AND f.facet IN ({','.join('?' * len(facets))}) GROUP BY f.facet, f.value", [*args, *facets])
+            for facet, value, number in rows:
+                counts[facet][value] = number
+        return {facet: dict(sorted(values.items(), key=lambda item: (-item[1], item[0]))) for facet, values in counts.items()}
 
 
 # An occurrence overlaps a range [low, high): it starts before high and ends after low (one without end: starts at or after low).

@@ -132,3 +132,10 @@ def test_query_string_values_become_filters():
                                  "from": "2027-03-01", "page": "2"})
     assert (filters.q, filters.category, filters.town, filters.from_) == ("frauen", ("women", "counselling"), ("Lindenau",), date(2027, 3, 1))
     assert filters.utc_range() == ("2027-02-28T23:00:00Z", None)
+
+
+def test_facet_counts_follow_a_change_of_the_directory(store):
+    harvest(store, "bruecke", ("offer", offer("a", {"de": "Sprechstunde"})))
+    before = store.find("offer", Filters()).facets["category"]
+    harvest(store, "stadt", ("offer", offer("b", {"de": "Beratung"})), now="2026-11-21T09:00:00Z")
+    assert store.find("offer", Filters()).facets["category"] == {"counselling": before["counselling"] + 1}

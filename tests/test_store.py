@@ -160,8 +160,8 @@ def test_migrations_run_once_and_are_versioned(tmp_path):
     path = tmp_path / "d.sqlite"
     Store(path).close()
     again = Store(path)
-    assert again.schema_version() == 2
-    assert sqlite3.connect(path).execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+    assert again.schema_version() == 3
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
 
 
 def test_failed_transaction_leaves_the_old_set(store):
@@ -178,3 +178,11 @@ def test_an_entry_takes_town_and_kind_of_provider_from_its_own_source(store):
     harvest(store, "anderswo", ("offer", offer("o", {"de": "Sprachcafé"})))
     [entry] = store.entries("offer")
     assert entry["town"] == "Espenrode"
+
+
+def test_every_write_raises_the_version_even_with_an_older_clock(store):
+    before = store.version()
+    harvest(store, "bruecke", ("event", event("fest", "Fest")))
+    after_first = store.version()
+    harvest(store, "stadt", ("event", event("markt", "Markt", start="2027-04-01T10:00")), now="2026-11-01T10:00:00Z")
+    assert before < after_first < store.version()

@@ -20,7 +20,7 @@ def _validators() -> tuple[str, datetime]:
     last_change = directory.store().last_change()
     today = directory.today()
     parts = [request.host_url, request.path, request.query_string.decode("latin-1"), str(request.accept_languages),
-             request.cookies.get("lang", ""), last_change or "", today.isoformat()]
+             request.cookies.get("lang", ""), str(directory.store().version()), today.isoformat()]
     etag = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
     day_began = datetime.combine(today, time(), ZoneInfo(REGION_TIMEZONE))
     changed = datetime.fromisoformat(last_change) if last_change else day_began
