@@ -106,7 +106,7 @@ def test_events_stored_before_dates_were_kept_are_expanded_when_the_store_opens(
     db.executescript("DROP TABLE occurrences; ALTER TABLE entries DROP COLUMN timezone; DELETE FROM schema_migrations WHERE version = 2;")
     db.close()
     again = Store(path)
-    assert again.schema_version() == 2
+    assert 2 in {version for (version,) in sqlite3.connect(path).execute("SELECT version FROM schema_migrations")}
     [(o, entry)] = again.occurrences_in(Filters(), at("2027-03-08T00:00"), at("2027-03-09T00:00"))
     assert (o.start_utc, entry["title"], entry["timezone"]) == (at("2027-03-08T14:00"), "Fest", BERLIN)
     again.close()
