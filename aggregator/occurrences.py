@@ -34,6 +34,15 @@ class Occurrence:
     recurrence_id: str | None       # the date of the series this one stands for (None for single events)
     changes: dict = field(default_factory=dict)  # an override's own title, description, location, ...
 
+    def in_zone(self, zone) -> tuple[date | datetime, date | datetime | None]:
+        """Start and end as the event's zone tells them: an all-day date by its first and last day
+        (the stored end is the midnight after the last), a timed one by its local times."""
+        start = self.start_utc.astimezone(zone)
+        end = self.end_utc.astimezone(zone) if self.end_utc else None
+        if self.all_day:
+            return start.date(), (end.date() - timedelta(days=1)) if end else None
+        return start, end
+
     @property
     def local_date(self) -> str:
         """The day it starts on, in the event's zone: what a list by day groups it under."""

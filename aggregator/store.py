@@ -535,9 +535,9 @@ class Store:
         return len(rows)
 
     @_locked
-    def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20, facets: bool = True) -> Found:
-        """One page of the entries of a kind matching the filters, the total, and (unless ``facets``
-        is false) per facet the counts of its values under all the other filters. With ``changed_since``, entries withdrawn
+    def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:
+        """One page of the entries of a kind matching the filters, the total, and per facet the
+        counts of its values under all the other filters. With ``changed_since``, entries withdrawn
         since then come too (flagged ``withdrawn``), in order of change, so a copy can be kept in step."""
         limit, offset = page_bounds(page, per_page)
         where, args = self._filter_sql(kind, filters)
@@ -549,7 +549,7 @@ class Store:
         rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                                       [*join_args, *args, *order_args, limit, offset]))
         entries = [_decoded(row) | {"withdrawn": row["withdrawn_at"] is not None} for row in rows]
-        return Found(total, entries, self._facet_counts(kind, filters) if facets else {}, page, per_page)
+        return Found(total, entries, self._facet_counts(kind, filters), page, per_page)
 
     @_locked
     def all_found(self, kind: str, filters: Filters) -> list[dict]:
@@ -568,9 +568,7 @@ class Store:
         instants; by default the filters' own range), cancelled ones included, in order of start."""
         low, high = _bounds(from_ if from_ is not None else filters.from_, to if to is not None else filters.to, filters.timezone)
         where, args = self._filter_sql("event", replace(filters, from_=None, to=None))
-        sql = (f"SELECT o.start_utc AS o_start_utc, o.end_utc AS o_end_utc, o.all_day AS o_all_day, o.start_local AS o_start_local, "
-               f"o.status AS o_status, o.recurrence_id AS o_recurrence_id, o.changes AS o_changes, e.* "
-               f"FROM occurrences o JOIN entries e ON e.entry_id = o.entry_id WHERE ({where}) AND {_OVERLAPS} "
+        sql = (f"SELECT {_OCCURRENCE_COLUMNS}, e.* FROM occurrences o JOIN entries e ON e.entry_id = o.entry_id WHERE ({where}) AND {_OVERLAPS} "
                f"ORDER BY o.start_utc, e.title, e.entry_id LIMIT ?")
         rows = _rows(self._db.execute(sql, [*args, high or "9999", low or "0000", low or "0000", -1 if limit is None else limit]))
         return [(_stored_occurrence(row), _decoded({k: v for k, v in row.items() if not k.startswith("o_")})) for row in rows]
@@ -584,41 +582,37 @@ class Store:
     @_locked
     def titles(self, entry_ids: list[str]) -> dict[str, str]:
         """The titles (names) of entries by id, in their default language, for labels and links."""
-        found = {}
-        for start in range(0, len(entry_ids), 500):
-            chunk = entry_ids[start:start + 500]
-            found |= dict(self._db.execute(
-                f"SELECT entry_id, title FROM entries WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-        return found
+        return dict(self._by_ids("SELECT entry_id, title FROM entries", entry_ids))
 
     @_locked
     def names(self, entry_ids: list[str]) -> dict[str, dict]:
         """The multilingual names (titles) of entries by id, as their records give them."""
-        found = {}
+        rows = self._by_ids("SELECT entry_id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title')) "
+                            "FROM entries", entry_ids)
+        return {entry_id: json.loads(name) for entry_id, name in rows if name}
+
+    def _by_ids(self, select: str, entry_ids: list[str]) -> list[tuple]:
+        """The rows of a SELECT on entries for the given ids, asked 500 at a time (SQLite's limit on parameters)."""
+        rows = []
         for start in range(0, len(entry_ids), 500):
             chunk = entry_ids[start:start + 500]
-            rows = self._db.execute("SELECT entry_id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title')) "
-                                    f"FROM entries WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            found |= {entry_id: json.loads(name) for entry_id, name in rows if name}
-        return found
+            rows += self._db.execute(f"{select} WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
 
     @_locked
     def dates_between(self, entry_id: str, from_: date | None, to: date | None, zone_name: str = REGION_TIMEZONE) -> list[Occurrence]:
         """One event's dates overlapping a range of days (both included), as ``occurrences_in`` counts them."""
         low, high = day_range(from_, to, zone_name)
         rows = _rows(self._db.execute(
-            "SELECT start_utc AS o_start_utc, end_utc AS o_end_utc, all_day AS o_all_day, start_local AS o_start_local, "
-            f"status AS o_status, recurrence_id AS o_recurrence_id, changes AS o_changes FROM occurrences o "
-            f"WHERE entry_id = ? AND {_OVERLAPS} ORDER BY start_utc", (entry_id, high or "9999", low or "0000", low or "0000")))
+            f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences o WHERE entry_id = ? AND {_OVERLAPS} ORDER BY start_utc",
+            (entry_id, high or "9999", low or "0000", low or "0000")))
         return [_stored_occurrence(row) for row in rows]
 
     @_locked
     def dates_of(self, entry_id: str, after: datetime, limit: int = 10) -> list[Occurrence]:
         """The next dates of one event ending after a moment, cancelled ones included."""
         rows = _rows(self._db.execute(
-            "SELECT start_utc AS o_start_utc, end_utc AS o_end_utc, all_day AS o_all_day, start_local AS o_start_local, "
-            "status AS o_status, recurrence_id AS o_recurrence_id, changes AS o_changes FROM occurrences "
-            "WHERE entry_id = ? AND coalesce(end_utc, start_utc) > ? ORDER BY start_utc LIMIT ?",
+            f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences o WHERE entry_id = ? AND coalesce(end_utc, start_utc) > ? ORDER BY start_utc LIMIT ?",
             (entry_id, utc_text(after), limit)))
         return [_stored_occurrence(row) for row in rows]
 
@@ -689,6 +683,10 @@ class Store:
                 counts[facet][value] = number
         return {facet: dict(sorted(values.items(), key=lambda item: (-item[1], item[0]))) for facet, values in counts.items()}
 
+
+# A stored date's columns, named apart from the entry's that may come in the same row.
+_OCCURRENCE_COLUMNS = ", ".join(f"o.{name} AS o_{name}" for name in
+                                ("start_utc", "end_utc", "all_day", "start_local", "status", "recurrence_id", "changes"))
 
 # An occurrence overlaps a range [low, high): it starts before high and ends after low (one without end: starts at or after low).
 _OVERLAPS = "o.start_utc < ? AND (o.end_utc > ? OR (o.end_utc IS NULL AND o.start_utc >= ?))"

@@ -6,7 +6,6 @@ so one filter gives the same records as HTML, JSON, CSV and iCal. Everything her
 read-only: open to every origin, and answered with 304 while the directory is unchanged.
 """
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -187,14 +186,8 @@ def _dates_in_range(entry_id: str, filters: Filters) -> list[Occurrence]:
 
 def _date(occurrence: Occurrence, zone: ZoneInfo) -> dict:
     """A date of an event: an all-day one by its first and last day, else its times in the event's zone."""
-    start = occurrence.start_utc.astimezone(zone)
-    end = occurrence.end_utc.astimezone(zone) if occurrence.end_utc else None
-    if occurrence.all_day:
-        # The stored end of an all-day date is the midnight after its last day.
-        first, last = start.date().isoformat(), (end.date() - timedelta(days=1)).isoformat() if end else None
-    else:
-        first, last = start.isoformat(), end.isoformat() if end else None
-    found = {"start": first, "end": last, "all_day": occurrence.all_day, "status": occurrence.status,
+    start, end = occurrence.in_zone(zone)
+    found = {"start": start.isoformat(), "end": end.isoformat() if end else None, "all_day": occurrence.all_day, "status": occurrence.status,
              "recurrence_id": occurrence.recurrence_id}
     return found | ({"changes": occurrence.changes} if occurrence.changes else {})
 

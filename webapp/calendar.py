@@ -74,7 +74,7 @@ def _page_filters() -> Filters:
 def calendar_of(filters: Filters, language: str) -> bytes:
     """The .ics of every event with a date in the filter's range: VTIMEZONEs first, then each event
     and its changed dates."""
-    entries = dated_entries(filters)
+    entries = directory.all_found("event", filters)  # each event with a date in the range, by its first date
     calendar = calendar_header(calendar_name(filters), calendar_description(filters, language),
                                filters.timezone, REFRESH_MINUTES)
     first_day, _ = directory.event_range(filters, directory.today())
@@ -128,11 +128,6 @@ class WrittenEvents:
 def _written_events() -> WrittenEvents:
     """The app's store of written events (one per app, as each app has its own directory)."""
     return current_app.extensions.setdefault("wegweiser_written_events", WrittenEvents(KEPT_EVENTS))
-
-
-def dated_entries(filters: Filters) -> list[dict]:
-    """Each event with a date in the list's range, once, in the order of its first date there."""
-    return directory.all_found("event", filters)
 
 
 def published(entry: dict, language: str) -> dict:

@@ -57,10 +57,9 @@ def request_page(default_per_page: int = 20) -> tuple[int, int]:
     return page, per_page
 
 
-def found(kind: str, filters: Filters, page: int = 1, per_page: int = 20, facets: bool = True) -> Found:
-    """One page of entries of a kind (organisation, offer, event) under the filters, with the
-    facet counts unless ``facets`` is false."""
-    return store().find(kind, filters, page=page, per_page=per_page, facets=facets)
+def found(kind: str, filters: Filters, page: int = 1, per_page: int = 20) -> Found:
+    """One page of entries of a kind (organisation, offer, event) under the filters, with the facet counts."""
+    return store().find(kind, filters, page=page, per_page=per_page)
 
 
 def all_found(kind: str, filters: Filters) -> list[dict]:

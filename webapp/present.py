@@ -1,6 +1,6 @@
 """Records put into words for the visitor: vocabulary labels, language names, consultation hours,
 dates, costs, phone links and the schema.org description search engines read."""
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from flask_babel import format_currency, format_date, format_datetime, gettext, 
 
 from aggregator import merge
 from aggregator.occurrences import Occurrence
+from aggregator.query import REGION_TIMEZONE
 from webapp.i18n import direction, pick, visitor_language
 
 WEEKDAY_INDEX = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
@@ -117,21 +118,19 @@ def schedule_validity(schedule: dict) -> str:
     return ", ".join(parts)
 
 
-def occurrence_when(occurrence: Occurrence, zone_name: str, with_day: bool = True) -> str:
+def occurrence_when(occurrence: Occurrence, zone_name: str | None, with_day: bool = True) -> str:
     """When a date of an event is, in the visitor's language and the event's zone."""
-    zone = ZoneInfo(zone_name)
-    start = occurrence.start_utc.astimezone(zone)
+    zone = ZoneInfo(zone_name or REGION_TIMEZONE)
+    start, end = occurrence.in_zone(zone)
     if occurrence.all_day:
-        # The stored end of an all-day date is the midnight after its last day.
-        last = occurrence.end_utc.astimezone(zone).date() - timedelta(days=1) if occurrence.end_utc else start.date()
-        first = format_date(start.date(), "full")
-        if last > start.date():
+        last = end or start
+        first = format_date(start, "full")
+        if last > start:
             return gettext("%(first)s to %(last)s", first=first, last=format_date(last, "full"))
         return first if with_day else gettext("all day")
     language = visitor_language()
     clock = babel_dates.format_time(start, "short", tzinfo=zone, locale=language)
-    if occurrence.end_utc:
-        end = occurrence.end_utc.astimezone(zone)
+    if end:
         clock = f"{clock}–{babel_dates.format_time(end, 'short', tzinfo=zone, locale=language)}" if end.date() == start.date() else \
             f"{clock} – {babel_dates.format_datetime(end, 'medium', tzinfo=zone, locale=language)}"
     return f"{format_date(start.date(), 'full')}, {clock}" if with_day else clock

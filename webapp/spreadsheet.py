@@ -9,13 +9,13 @@ injection: a feed's title "=HYPERLINK(...)" arrives as text, never as a live lin
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import lazy_gettext as _
 
 from aggregator.occurrences import Occurrence
+from aggregator.query import REGION_TIMEZONE
 from webapp.i18n import pick
 from webapp.present import language_name, organisation_entry_id, original_publisher, term_label
 
@@ -112,15 +112,9 @@ def _german(text: dict) -> str:
 def _when(occurrence: Occurrence, zone_name: str | None) -> dict[str, str]:
     """Start and end as a spreadsheet reads them (2027-05-21 17:00), in the event's zone; an all-day
     date as its first and last day."""
-    zone = ZoneInfo(zone_name or "Europe/Berlin")
-    start = occurrence.start_utc.astimezone(zone)
-    end = occurrence.end_utc.astimezone(zone) if occurrence.end_utc else None
-    if occurrence.all_day:
-        # The stored end of an all-day date is the midnight after its last day.
-        first, last = start.date().isoformat(), (end.date() - timedelta(days=1)).isoformat() if end else ""
-    else:
-        first, last = start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M") if end else ""
-    return {"start": first, "end": last, "status": str(STATUS_WORDS.get(occurrence.status, occurrence.status))}
+    start, end = occurrence.in_zone(ZoneInfo(zone_name or REGION_TIMEZONE))
+    shown = (lambda value: value.isoformat()) if occurrence.all_day else (lambda value: value.strftime("%Y-%m-%d %H:%M"))
+    return {"start": shown(start), "end": shown(end) if end else "", "status": str(STATUS_WORDS.get(occurrence.status, occurrence.status))}
 
 
 def _locations(record: dict) -> list[dict]:
