@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aggregator import fetch, parse
+from aggregator.backends import DATABASE_ERRORS
 from aggregator.health import SourceState, utc_now, stamp
 from aggregator.merge import original_global_id
 from aggregator.parsed import Parsed
@@ -66,8 +67,10 @@ class _Fetched:
 
 
 def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now: datetime | None = None,
-                   today: date | None = None) -> Outcome:
-    """Harvest one source once and record what happened on it; never raises for the feed's faults."""
+                   today: date | None = None, holder: str | None = None) -> Outcome:
+    """Harvest one source once and record what happened on it; never raises for the feed's faults.
+    ``holder``: the harvester process leasing the source; what it found is stored only while it
+    still holds the lease (else ``LeaseLost`` is raised and nothing is written)."""
     now = now or utc_now()
     state = store.source_state(source.id)
     started = time.monotonic()
@@ -80,20 +83,23 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
             _check_owner(store, source, batch.publisher_id)
             _leave_out_echoes(store, source, batch)
     except HarvestFailure as failure:
-        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started, holder)
     except Exception as exc:  # a fault of ours must not stop the run or go unrecorded on the source
         failure = HarvestFailure("internal", f"{source.url}: the harvest failed unexpectedly ({type(exc).__name__}: {exc}); "
                                              "please report this to the maintainers of Wegweiser")
-        return _record_failure(store, source, state, failure, now, time.monotonic() - started)
+        return _record_failure(store, source, state, failure, now, time.monotonic() - started, holder)
     state.attempted(now, fetched.http_status, fetched.size, time.monotonic() - started)
     if batch is None:
         _keep_validators(state, fetched)
         state.succeeded(now, source.interval, unchanged=True)
-        store.save_state(state, "unchanged")
+        store.save_state(state, "unchanged", holder=holder)
         return Outcome(source.id, "unchanged")
     _keep_validators(state, fetched)
     state.succeeded(now, source.interval)
-    counts = store.apply_harvest(state, batch, source.town, stamp(now))
+    try:
+        counts = store.apply_harvest(state, batch, source.town, stamp(now), holder=holder)
+    except DATABASE_ERRORS as exc:
+        return _record_unstored(store, source, exc, now, time.monotonic() - started, holder)
     return Outcome(source.id, "ok", counts, state.notice or "")
 
 
@@ -153,11 +159,23 @@ def _origins(record: dict) -> set[str]:
 
 
 def _record_failure(store: Store, source: Source, state: SourceState, failure: HarvestFailure,
-                    now: datetime, duration: float) -> Outcome:
+                    now: datetime, duration: float, holder: str | None) -> Outcome:
     state.attempted(now, failure.http_status, None, duration)
     state.failed(now, source.interval, failure.error_class, str(failure), failure.retry_after)
-    store.save_state(state)
+    store.save_state(state, holder=holder)
     return Outcome(source.id, "failed", message=str(failure), error_class=failure.error_class)
+
+
+def _record_unstored(store: Store, source: Source, exc: Exception, now: datetime, duration: float,
+                     holder: str | None) -> Outcome:
+    """The feed was read but the database failed while storing it (a restart, a lost connection):
+    say so on the source once the database answers again. The state is read afresh, so the
+    validators of the feed that was not stored are not kept and the next harvest reads it in full."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    failure = HarvestFailure("database", f"{source.url}: the feed was read, but storing it failed because the database "
+                                         f"{store.describe()} did not answer ({reason}); the last good data stays, "
+                                         "and the harvest is tried again within minutes")
+    return _record_failure(store, source, store.source_state(source.id), failure, now, duration, holder)
 
 
 # --- fetch -------------------------------------------------------------------------------

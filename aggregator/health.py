@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from feeds.feed import utc_timestamp
 
 PASSING = frozenset({"timeout", "server-error", "rate-limited", "network"})
+DATABASE_RETRY = timedelta(minutes=2)  # our own database failed, not the feed: try again soon
 BACKOFF_CAP = timedelta(hours=24)
 SLOW_RETRY = timedelta(hours=6)
 JITTER = 0.2
@@ -34,6 +35,8 @@ def retry_delay(error_class: str, failures_in_row: int, interval: timedelta,
                 retry_after: float | None = None, rng: random.Random | None = None) -> timedelta:
     """How long to wait after the ``failures_in_row``-th failure of this class in a row."""
     rng = rng or random
+    if error_class == "database":
+        return DATABASE_RETRY
     if error_class in PASSING:
         delay = min(BACKOFF_CAP, interval * 2 ** max(0, failures_in_row - 1))
         delay *= 1 + rng.uniform(-JITTER, JITTER)

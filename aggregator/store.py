@@ -1,24 +1,25 @@
 """The directory's storage: every SQL statement of the aggregator lives here.
 
-SQLite by default (one file, WAL, so readers see the old set or the new one while a source is
-written in one transaction). Migrations are numbered SQL files under migrations/sqlite/.
+One store interface over SQLite (the embedded default: one file, WAL) and PostgreSQL (for several
+harvester processes and web workers); aggregator/backends.py holds the little that differs.
+Writes run in one transaction each, so readers see the old set or the new one; reads run in a
+snapshot of their own. Migrations are numbered SQL files under migrations/<backend>/.
 """
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache, lru_cache, wraps
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, timezone
-from importlib.resources import files
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import wegweiser_schema
 from aggregator import merge
+from aggregator.backends import DATABASE_ERRORS, backend_for
 from aggregator.occurrences import HORIZON, PAST, ExpansionError, Occurrence, expand, window_around
 from aggregator.query import FACETS, REGION_TIMEZONE, Filters, Found, day_range, page_bounds, utc_text
-from aggregator.health import SourceState
+from aggregator.health import SourceState, stamp
 from feeds.ical import event_uid
 
 SHRINK_RATIO = 0.5          # a harvest with fewer than half the records of the last one is suspicious
@@ -70,14 +71,30 @@ class HarvestCounts:
     held: int = 0            # withdrawals held back by the shrink guard
 
 
-def _locked(method):
-    """Run a read under the store's lock: the harvest's threads share one connection, and a read
-    between another thread's BEGIN and COMMIT would see (or lose, on ROLLBACK) its half-done work."""
+def _reading(method):
+    """Run a read in one snapshot (a find's count, page and facets agree) under the store's lock:
+    the harvest's threads share one connection, and a read between another thread's BEGIN and
+    COMMIT would see (or lose, on ROLLBACK) its half-done work. A read that finds the database's
+    connection gone (PostgreSQL restarted) connects again and is tried once more."""
     @wraps(method)
-    def locked(self, *args, **kwargs):
+    def reading(self, *args, **kwargs):
         with self._lock:
-            return method(self, *args, **kwargs)
-    return locked
+            if self._depth:
+                return method(self, *args, **kwargs)
+            try:
+                with self._snapshot():
+                    return method(self, *args, **kwargs)
+            except self._backend.disconnects:
+                if self._closed:
+                    raise
+                self._reconnect()
+                with self._snapshot():
+                    return method(self, *args, **kwargs)
+    return reading
+
+
+class LeaseLost(Exception):
+    """Another harvester has taken the source over: this one's lease ran out before it wrote."""
 
 
 def _rows(cursor) -> list[dict]:
@@ -86,62 +103,115 @@ def _rows(cursor) -> list[dict]:
 
 
 class Store:
-    """The directory in one SQLite file."""
+    """The directory in a database: SQLite or PostgreSQL."""
 
-    def __init__(self, path: str | Path):
-        self.path = str(path)
+    def __init__(self, url: str | Path):
+        self._backend = backend_for(url)
+        self.path = getattr(self._backend, "path", None)  # the SQLite file, if that is the backend
+        self.backend = self._backend.name
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000"):
-            self._db.execute(f"PRAGMA {pragma}")
+        self._depth = 0          # > 0 inside a transaction or snapshot of this store's connection
+        self._closed = False     # closed by its owner: never connected again
+        self._db = self._backend.connect()
         self._versioned = False  # writes raise the version once its table exists (after the migrations)
         self.migrate()
+
     @classmethod
     def open(cls, url: str) -> "Store":
-        """A store from a database URL: ``sqlite:///path/to/file.sqlite`` or a plain path."""
-        if url.startswith("sqlite:///"):
-            return cls(url.removeprefix("sqlite:///"))
-        if "://" in url:
-            raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path/to/directory.sqlite")
+        """A store from a database URL: ``sqlite:///path/to/file.sqlite``, a plain path, or
+        ``postgresql://user:password@host:port/database``."""
         return cls(url)
 
+    def describe(self) -> str:
+        """Where the directory is, for messages (a PostgreSQL URL without its password)."""
+        return self._backend.describe()
+
     def close(self) -> None:
+        self._closed = True
         self._db.close()
+
+    def _q(self, statement: str, args=()):
+        return self._db.execute(self._backend.sql(statement), list(args))
+
+    def _many(self, statement: str, rows: list) -> None:
+        if rows:
+            self._db.cursor().executemany(self._backend.sql(statement), rows)
+
+    def _reconnect(self) -> None:
+        try:
+            self._db.close()
+        except DATABASE_ERRORS:
+            pass  # it is gone already
+        self._db = self._backend.connect()
+
+    def _ensure_connected(self) -> None:
+        """Connect again if the last statement found the server gone (a restart, a failover)."""
+        if self._backend.is_broken(self._db) and not self._closed:
+            self._reconnect()
 
     # --- schema ---------------------------------------------------------------------
 
     def migrate(self) -> None:
         """Apply every migration not applied yet, each in its own transaction."""
         with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-            done = {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
-            for script in sorted(files("aggregator").joinpath("migrations", "sqlite").iterdir(), key=lambda p: p.name):
+            self._q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+            for script in self._backend.migrations():
                 version = int(script.name.split("_", 1)[0])
-                if version in done:
-                    continue
-                with self._transaction():
-                    for statement in _statements(script.read_text(encoding="utf-8")):
-                        self._db.execute(statement)
-                    self._db.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+                with self._transaction(versioned=False):
+                    self._backend.lock_migrations(self._db)
+                    if self._q("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                        continue  # applied before, or by another process meanwhile
+                    self._backend.run_script(self._db, script.read_text(encoding="utf-8"))
+                    self._q("INSERT INTO schema_migrations VALUES (?, ?)", (version, datetime.now(timezone.utc).isoformat()))
         self._versioned = True
         self._expand_unexpanded_events()
 
-    @_locked
+    @_reading
     def schema_version(self) -> int:
-        return self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+        return self._q("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, *, versioned: bool = True, exclusive: bool = True) -> Iterator[None]:
+        """One write transaction. ``versioned``: it changes what readers see, so the directory's
+        version goes up; ``exclusive``: it takes the directory's write lock (on SQLite every write
+        does), else only the rows it locks itself (leases)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if self._depth == 0:
+                self._ensure_connected()
+            self._backend.begin_write(self._db, exclusive=exclusive)
+            self._depth += 1
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._depth -= 1
+                self._rollback()
                 raise
-            if self._versioned:
-                self._db.execute("UPDATE directory_version SET version = version + 1")
-            self._db.execute("COMMIT")
+            self._depth -= 1
+            if versioned and self._versioned:
+                self._q("UPDATE directory_version SET version = version + 1")
+            self._q("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read-only snapshot of the directory."""
+        self._ensure_connected()
+        self._backend.begin_read(self._db)
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            self._rollback()
+            raise
+        self._depth -= 1
+        self._q("COMMIT")
+
+    def _rollback(self) -> None:
+        """Roll back, unless the connection is gone (then the server has rolled back already)."""
+        try:
+            self._q("ROLLBACK")
+        except DATABASE_ERRORS:
+            pass  # lost with the connection; the next use connects again
 
     # --- sources and their health ----------------------------------------------------
 
@@ -149,7 +219,7 @@ class Store:
         """Insert or update the registry's sources, keeping their harvest state."""
         with self._transaction():
             for s in sources:
-                self._db.execute(
+                self._q(
                     "INSERT INTO sources (id, name, url, kind, town, ags) VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET name = excluded.name, url = excluded.url, kind = excluded.kind, "
                     "town = excluded.town, ags = excluded.ags",
@@ -159,81 +229,132 @@ class Store:
         """Withdraw the records of sources no longer in the registry and mark them retired; their
         entries stay as tombstones, or go on with the sources that still publish them."""
         with self._transaction():
-            gone = [row[0] for row in self._db.execute("SELECT id FROM sources WHERE status != 'retired' ORDER BY id")
+            gone = [row[0] for row in self._q("SELECT id FROM sources WHERE status != 'retired' ORDER BY id")
                     if row[0] not in registered]
             for source_id in gone:
-                touched = self._db.execute(
+                touched = self._q(
                     "SELECT DISTINCT r.entry_id, coalesce(e.timezone, 'Europe/Berlin') FROM records r "
                     "JOIN entries e ON e.entry_id = r.entry_id WHERE r.source_id = ? AND r.withdrawn_at IS NULL", (source_id,)).fetchall()
-                self._db.execute("UPDATE records SET withdrawn_at = ? WHERE source_id = ? AND withdrawn_at IS NULL", (now, source_id))
+                self._q("UPDATE records SET withdrawn_at = ? WHERE source_id = ? AND withdrawn_at IS NULL", (now, source_id))
                 for entry_id, zone in touched:
                     self._refresh_entry(entry_id, zone, now)
-                self._db.execute("UPDATE sources SET status = 'retired', next_check = NULL, notice = ? WHERE id = ?",
+                self._q("UPDATE sources SET status = 'retired', next_check = NULL, notice = ? WHERE id = ?",
                                  (f"removed from the registry on {now[:10]}: its records were withdrawn", source_id))
         return gone
 
-    @_locked
+    @_reading
     def source_state(self, source_id: str) -> SourceState:
         """The harvest state recorded on a source."""
-        row = _rows(self._db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)))
+        row = _rows(self._q("SELECT * FROM sources WHERE id = ?", (source_id,)))
         if not row:
             raise KeyError(f"no source {source_id!r} in the store")
         known = {f.name for f in fields(SourceState)}
         return SourceState(**{k: v for k, v in row[0].items() if k in known})
 
-    @_locked
+    @_reading
     def sources(self) -> list[dict]:
         """Every source with its health, for the health page."""
-        return _rows(self._db.execute("SELECT * FROM sources ORDER BY id"))
+        return _rows(self._q("SELECT * FROM sources ORDER BY id"))
 
-    def save_state(self, state: SourceState, log_message: str = "", counts: HarvestCounts | None = None) -> None:
-        """Record a source's harvest state (after a failure or an unchanged fetch) and log it."""
+    def save_state(self, state: SourceState, log_message: str = "", counts: HarvestCounts | None = None,
+                   *, holder: str | None = None) -> None:
+        """Record a source's harvest state (after a failure or an unchanged fetch) and log it.
+        With ``holder``, only while that harvester still holds the source's lease."""
         with self._transaction():
+            self._check_lease(state.id, holder)
             self._write_state(state)
-            self._log(state, state.last_attempt, log_message, counts)
+            self._log(state, state.last_attempt, log_message, counts, holder)
 
     def _write_state(self, state: SourceState) -> None:
         values = {f.name: getattr(state, f.name) for f in fields(SourceState) if f.name != "id"}
         assignments = ", ".join(f"{name} = ?" for name in values)
-        self._db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", (*values.values(), state.id))
+        self._q(f"UPDATE sources SET {assignments} WHERE id = ?", (*values.values(), state.id))
 
-    def _log(self, state: SourceState, at: str, message: str, counts: HarvestCounts | None) -> None:
+    def _log(self, state: SourceState, at: str, message: str, counts: HarvestCounts | None, holder: str | None) -> None:
         c = counts or HarvestCounts()
-        self._db.execute(
-            "INSERT INTO harvest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._q(
+            "INSERT INTO harvest_log (source_id, at, status, http_status, new, updated, withdrawn, rejected, failure_class, message, "
+            "harvester) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (state.id, at, state.status, state.http_status, c.new, c.updated, c.withdrawn,
-             c.rejected, state.failure_class, message or state.last_error))
+             c.rejected, state.failure_class, message or state.last_error, holder))
 
-    @_locked
+    # --- leases: several harvester processes share the sources -----------------------------
+
+    def lease_due(self, holder: str, among: list[str], now: datetime, lease: timedelta, limit: int) -> list[str]:
+        """Lease up to ``limit`` of the sources ``among`` whose next check has come and that no
+        harvester holds (or whose holder let its lease run out); their ids, longest due first.
+        On PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED, so harvesters asking at the
+        same moment get different sources and never wait for each other."""
+        if limit <= 0 or not among:
+            return []
+        at, marks = stamp(now), ",".join("?" * len(among))
+        with self._transaction(versioned=False, exclusive=False):
+            due = [row[0] for row in self._q(
+                f"SELECT id FROM sources WHERE id IN ({marks}) AND status != 'retired' "
+                "AND (next_check IS NULL OR next_check <= ?) AND (lease_until IS NULL OR lease_until <= ?) "
+                f"ORDER BY coalesce(next_check, ''), id LIMIT ? {self._backend.skip_locked}", [*among, at, at, limit])]
+            self._many("UPDATE sources SET leased_by = ?, lease_until = ? WHERE id = ?",
+                       [(holder, stamp(now + lease), source_id) for source_id in due])
+        return due
+
+    def renew_leases(self, holder: str, source_ids: list[str], until: datetime) -> None:
+        """Keep the leases of the sources a harvester is still working on."""
+        with self._transaction(versioned=False, exclusive=False):
+            self._many("UPDATE sources SET lease_until = ? WHERE id = ? AND leased_by = ?",
+                       [(stamp(until), source_id, holder) for source_id in source_ids])
+
+    def release_lease(self, holder: str, source_id: str) -> None:
+        with self._transaction(versioned=False, exclusive=False):
+            self._q("UPDATE sources SET leased_by = NULL, lease_until = NULL WHERE id = ? AND leased_by = ?", (source_id, holder))
+
+    def _check_lease(self, source_id: str, holder: str | None) -> None:
+        """Refuse a harvester's write once another harvester has taken its source over."""
+        if holder is None:
+            return
+        row = self._q(f"SELECT leased_by FROM sources WHERE id = ? {self._backend.lock_row}", (source_id,)).fetchone()
+        if not row or row[0] != holder:
+            raise LeaseLost(f"{source_id}: the lease of {holder} ran out and {row[0] if row and row[0] else 'no harvester'} "
+                            "holds the source now; this harvest was not stored")
+
+    def claim_daily(self, job: str, day: str) -> bool:
+        """Whether this process is the one to run a daily job on ``day`` (the first to ask)."""
+        with self._transaction(versioned=False, exclusive=False):
+            self._q("INSERT INTO daily_jobs VALUES (?, '') ON CONFLICT DO NOTHING", (job,))
+            return self._q("UPDATE daily_jobs SET last_day = ? WHERE name = ? AND last_day < ?", (day, job, day)).rowcount == 1
+
+    @_reading
     def publisher_owner(self, publisher_id: str) -> str | None:
         """The source that first published under a publisher id, if any did."""
-        row = self._db.execute("SELECT source_id FROM publishers WHERE publisher_id = ?", (publisher_id,)).fetchone()
+        row = self._q("SELECT source_id FROM publishers WHERE publisher_id = ?", (publisher_id,)).fetchone()
         return row[0] if row else None
 
-    @_locked
+    @_reading
     def harvest_log(self, source_id: str, limit: int = 50) -> list[dict]:
-        return _rows(self._db.execute("SELECT * FROM harvest_log WHERE source_id = ? ORDER BY rowid DESC LIMIT ?",
+        return _rows(self._q(f"SELECT * FROM harvest_log WHERE source_id = ? ORDER BY {self._backend.row_order} DESC LIMIT ?",
                                       (source_id, limit)))
 
-    @_locked
+    @_reading
     def rejections(self, source_id: str) -> list[dict]:
         """The records of a source left out at its last good harvest, with the reasons."""
-        rows = _rows(self._db.execute("SELECT * FROM rejections WHERE source_id = ? ORDER BY rowid", (source_id,)))
+        rows = _rows(self._q(f"SELECT * FROM rejections WHERE source_id = ? ORDER BY {self._backend.row_order}", (source_id,)))
         return [row | {"problems": json.loads(row["problems"])} for row in rows]
 
-    @_locked
+    @_reading
     def posts(self, source_id: str) -> list[dict]:
-        return _rows(self._db.execute("SELECT * FROM posts WHERE source_id = ? ORDER BY published DESC", (source_id,)))
+        return _rows(self._q("SELECT * FROM posts WHERE source_id = ? ORDER BY published DESC", (source_id,)))
 
     # --- a good harvest ----------------------------------------------------------------
 
-    def apply_harvest(self, state: SourceState, batch: HarvestBatch, town: str, now: str) -> HarvestCounts:
+    def apply_harvest(self, state: SourceState, batch: HarvestBatch, town: str, now: str,
+                      *, holder: str | None = None) -> HarvestCounts:
         """Store one good harvest of a source in one transaction: records in, missing ones out
-        (unless the feed shrank suddenly), entries merged, rejections and health replaced."""
+        (unless the feed shrank suddenly), entries merged, rejections and health replaced.
+        With ``holder``, only while that harvester still holds the source's lease."""
         counts = HarvestCounts(rejected=len(batch.rejections))
         with self._transaction():
-            self._db.execute("INSERT OR IGNORE INTO publishers VALUES (?, ?)", (batch.publisher_id, state.id))
-            current = {row["global_id"]: row for row in _rows(self._db.execute(
+            self._check_lease(state.id, holder)
+            self._q("INSERT INTO publishers VALUES (?, ?) ON CONFLICT DO NOTHING", (batch.publisher_id, state.id))
+            current = {row["global_id"]: row for row in _rows(self._q(
                 "SELECT key, global_id, entry_id, content_hash, withdrawn_at FROM records WHERE source_id = ?", (state.id,)))}
             dirty: set[str] = set()
             seen: set[str] = set()
@@ -246,7 +367,7 @@ class Store:
             withdraw = self._guard_shrink(state, missing, len(active_before), len(seen), counts, now)
             withdraw += [g for g in batch.tombstones if g in current and current[g]["withdrawn_at"] is None and g not in withdraw]
             for gid in withdraw:
-                self._db.execute("UPDATE records SET withdrawn_at = ? WHERE key = ?", (now, current[gid]["key"]))
+                self._q("UPDATE records SET withdrawn_at = ? WHERE key = ?", (now, current[gid]["key"]))
                 dirty.add(current[gid]["entry_id"])
             counts.withdrawn = len(withdraw)
             for entry_id in sorted(dirty):
@@ -255,7 +376,7 @@ class Store:
             self._replace_posts(state.id, batch.posts)
             state.accepted, state.rejected, state.withdrawn = len(batch.records), counts.rejected, counts.withdrawn
             self._write_state(state)
-            self._log(state, now, state.notice or "", counts)
+            self._log(state, now, state.notice or "", counts, holder)
         return counts
 
     def _upsert_record(self, source_id: str, accepted: AcceptedRecord, existing: dict | None,
@@ -266,16 +387,16 @@ class Store:
         if existing and existing["withdrawn_at"] is None:
             if existing["content_hash"] == digest:
                 counts.unchanged += 1
-                self._db.execute("UPDATE records SET fetched_at = ? WHERE key = ?", (now, existing["key"]))
+                self._q("UPDATE records SET fetched_at = ? WHERE key = ?", (now, existing["key"]))
                 return set()
             counts.updated += 1
-            self._db.execute("UPDATE records SET data = ?, content_hash = ?, record_updated = ?, feed_url = ?, fetched_at = ? WHERE key = ?",
+            self._q("UPDATE records SET data = ?, content_hash = ?, record_updated = ?, feed_url = ?, fetched_at = ? WHERE key = ?",
                              (data, digest, accepted.record.get("updated"), batch.feed_url, now, existing["key"]))
             return {existing["entry_id"]}
         counts.new += 1
         entry_id = existing["entry_id"] if existing else self._entry_for(source_id, accepted, batch, town, now)
         key = f"{source_id} {accepted.global_id}"
-        self._db.execute(
+        self._q(
             "INSERT INTO records (key, source_id, global_id, publisher_id, kind, entry_id, data, content_hash, record_updated, "
             "feed_url, first_seen, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, "
             "content_hash = excluded.content_hash, record_updated = excluded.record_updated, feed_url = excluded.feed_url, "
@@ -287,7 +408,7 @@ class Store:
     def _entry_for(self, source_id: str, accepted: AcceptedRecord, batch: HarvestBatch, town: str, now: str) -> str:
         """The entry a new record joins: the same global id from another source, the same event
         announced by another publisher, or a new entry."""
-        row = self._db.execute("SELECT entry_id FROM records WHERE global_id = ? AND kind = ? AND withdrawn_at IS NULL LIMIT 1",
+        row = self._q("SELECT entry_id FROM records WHERE global_id = ? AND kind = ? AND withdrawn_at IS NULL LIMIT 1",
                                (accepted.global_id, accepted.kind)).fetchone()
         if row:
             return row[0]
@@ -297,7 +418,7 @@ class Store:
                 return found
         entry_id = merge.entry_id_for(accepted.kind, accepted.global_id)
         publisher_id, local_id = accepted.global_id.rsplit("/", 1)
-        self._db.execute("INSERT OR IGNORE INTO entries (entry_id, kind, uid, created, updated) VALUES (?, ?, ?, ?, ?)",
+        self._q("INSERT INTO entries (entry_id, kind, uid, created, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                          (entry_id, accepted.kind, event_uid(publisher_id, local_id), now, now))
         return entry_id
 
@@ -306,11 +427,11 @@ class Store:
         if not keys:
             return None
         marks = ",".join("?" * len(keys))
-        candidates = self._db.execute(
-            f"SELECT DISTINCT m.entry_id, e.data FROM merge_keys m JOIN entries e ON e.entry_id = m.entry_id "
+        candidates = self._q(
+            f"SELECT DISTINCT m.entry_id, e.data, e.created FROM merge_keys m JOIN entries e ON e.entry_id = m.entry_id "
             f"WHERE m.key IN ({marks}) AND e.withdrawn_at IS NULL ORDER BY e.created, m.entry_id", keys).fetchall()
-        for entry_id, data in candidates:
-            own = self._db.execute("SELECT 1 FROM records WHERE entry_id = ? AND source_id = ? AND withdrawn_at IS NULL",
+        for entry_id, data, _created in candidates:
+            own = self._q("SELECT 1 FROM records WHERE entry_id = ? AND source_id = ? AND withdrawn_at IS NULL",
                                    (entry_id, source_id)).fetchone()
             if not own and merge.same_place(event, json.loads(data)):
                 return entry_id
@@ -343,16 +464,16 @@ class Store:
     def _refresh_entry(self, entry_id: str, default_timezone: str, now: str) -> None:
         """Recompute an entry from its active records: content, provenance, facets, search text.
         Town and kind of provider are those of the source whose record the entry shows."""
-        records = _rows(self._db.execute(
+        records = _rows(self._q(
             "SELECT r.key, r.global_id, r.data, r.feed_url, r.fetched_at, r.source_id, s.town, s.kind, "
-            "coalesce(p.source_id = r.source_id, 0) AS original FROM records r JOIN sources s ON s.id = r.source_id "
+            "CASE WHEN p.source_id = r.source_id THEN 1 ELSE 0 END AS original FROM records r JOIN sources s ON s.id = r.source_id "
             "LEFT JOIN publishers p ON p.publisher_id = r.publisher_id WHERE r.entry_id = ? AND r.withdrawn_at IS NULL "
             "ORDER BY original DESC, r.first_seen, r.key", (entry_id,)))
-        entry = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))[0]
+        entry = _rows(self._q("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))[0]
         if entry["content_hash"] is not None:  # a new entry has nothing indexed yet
             self._clear_index(entry)
         if not records:
-            self._db.execute("UPDATE entries SET withdrawn_at = ?, updated = ?, sequence = sequence + 1 WHERE entry_id = ?",
+            self._q("UPDATE entries SET withdrawn_at = ?, updated = ?, sequence = sequence + 1 WHERE entry_id = ?",
                              (now, now, entry_id))
             return
         canonical = json.loads(records[0]["data"])
@@ -361,7 +482,7 @@ class Store:
         changed = digest != entry["content_hash"] or entry["withdrawn_at"] is not None
         kind, town, provider_kind = entry["kind"], records[0]["town"], records[0]["kind"]
         place = merge.event_town(canonical, town) if kind == "event" else _record_town(canonical, town)
-        self._db.execute(
+        self._q(
             "UPDATE entries SET canonical = ?, data = ?, content_hash = ?, withdrawn_at = NULL, title = ?, town = ?, starts = ?, "
             "sequence = sequence + ?, updated = CASE WHEN ? THEN ? ELSE updated END WHERE entry_id = ?",
             (records[0]["key"], json.dumps(content, ensure_ascii=False), digest, _title(canonical), place,
@@ -372,35 +493,34 @@ class Store:
 
     def _clear_index(self, entry: dict) -> None:
         for table in ("merge_keys", "facets", "occurrences"):
-            self._db.execute(f"DELETE FROM {table} WHERE entry_id = ?", (entry["entry_id"],))
-        for table in ("search_words", "search_trigrams"):
-            self._db.execute(f"DELETE FROM {table} WHERE rowid = ?", (entry["num"],))
+            self._q(f"DELETE FROM {table} WHERE entry_id = ?", (entry["entry_id"],))
+        self._backend.clear_text(self._db, entry["num"])
 
     def _index(self, entry: dict, records: list[dict], canonical: dict, default_timezone: str,
                town: str, provider_kind: str) -> None:
         entry_id, kind = entry["entry_id"], entry["kind"]
         text = " ".join(merge.search_text(r, _folded_labels()) for r in records)
-        self._db.execute("INSERT INTO search_words (rowid, text) VALUES (?, ?)", (entry["num"], text))
-        self._db.execute("INSERT INTO search_trigrams (rowid, text) VALUES (?, ?)", (entry["num"], text))
-        self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
+        self._backend.index_text(self._db, entry["num"], text)
+        self._many("INSERT INTO facets VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                              [(entry_id, f, v) for f, v in merge.facets(kind, canonical, town, provider_kind)])
         if kind == "event":
             keys = {k for r in records for k in merge.event_merge_keys(r, default_timezone, town)}
-            self._db.executemany("INSERT OR IGNORE INTO merge_keys VALUES (?, ?)", [(k, entry_id) for k in keys])
+            self._many("INSERT INTO merge_keys VALUES (?, ?) ON CONFLICT DO NOTHING", [(k, entry_id) for k in keys])
 
     def _replace_rejections(self, source_id: str, rejections: list[Rejection], now: str) -> None:
-        self._db.execute("DELETE FROM rejections WHERE source_id = ?", (source_id,))
-        self._db.executemany("INSERT INTO rejections VALUES (?, ?, ?, ?, ?)",
+        self._q("DELETE FROM rejections WHERE source_id = ?", (source_id,))
+        self._many("INSERT INTO rejections (source_id, position, local_id, problems, seen_at) VALUES (?, ?, ?, ?, ?)",
                              [(source_id, r.position, r.local_id, json.dumps(r.problems, ensure_ascii=False), now) for r in rejections])
 
     def _replace_posts(self, source_id: str, posts: list[dict]) -> None:
-        self._db.execute("DELETE FROM posts WHERE source_id = ?", (source_id,))
-        self._db.executemany("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)",
+        self._q("DELETE FROM posts WHERE source_id = ?", (source_id,))
+        self._many("INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, id) DO UPDATE SET title = excluded.title, "
+                   "url = excluded.url, published = excluded.published, summary = excluded.summary",
                              [(source_id, p["id"], p["title"], p.get("url"), p.get("published"), p.get("summary")) for p in posts])
 
     # --- reading the directory ---------------------------------------------------------
 
-    @_locked
+    @_reading
     def entries(self, kind: str | None = None, *, include_withdrawn: bool = False) -> list[dict]:
         """Directory entries with their content and sources."""
         clauses, args = [], []
@@ -410,10 +530,10 @@ class Store:
         if not include_withdrawn:
             clauses.append("withdrawn_at IS NULL")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = _rows(self._db.execute(f"SELECT * FROM entries {where} ORDER BY kind, title, entry_id", args))
+        rows = _rows(self._q(f"SELECT * FROM entries {where} ORDER BY kind, title, entry_id", args))
         return [_decoded(row) for row in rows]
 
-    @_locked
+    @_reading
     def entries_after(self, after: str, limit: int, *, changed_since: str | None = None,
                       withdrawn_since: str | None = None) -> list[dict]:
         """Up to ``limit`` entries in the order of their ids, from just after ``after``: with
@@ -423,57 +543,56 @@ class Store:
             condition, args = "updated > ?", [changed_since]
         else:
             condition, args = "(withdrawn_at IS NULL OR withdrawn_at >= ?)", [withdrawn_since or "9999"]
-        rows = _rows(self._db.execute(f"SELECT * FROM entries WHERE entry_id > ? AND data IS NOT NULL AND {condition} "
+        rows = _rows(self._q(f"SELECT * FROM entries WHERE entry_id > ? AND data IS NOT NULL AND {condition} "
                                       "ORDER BY entry_id LIMIT ?", [after, *args, limit]))
         return [_decoded(row) for row in rows]
 
-    @_locked
+    @_reading
     def version(self) -> int:
         """A number every write to the store raises (also another process's), for caches and ETags."""
         return self._version()
 
     def _version(self) -> int:
-        return self._db.execute("SELECT version FROM directory_version").fetchone()[0]
+        return self._q("SELECT version FROM directory_version").fetchone()[0]
 
-    @_locked
+    @_reading
     def last_change(self) -> str | None:
         """When the directory last changed (an entry added, changed or withdrawn), UTC text."""
-        return self._db.execute("SELECT max(updated) FROM entries").fetchone()[0]
+        return self._q("SELECT max(updated) FROM entries").fetchone()[0]
 
-    @_locked
+    @_reading
     def entry(self, entry_id: str) -> dict | None:
-        rows = _rows(self._db.execute("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))
+        rows = _rows(self._q("SELECT * FROM entries WHERE entry_id = ?", (entry_id,)))
         return _decoded(rows[0]) if rows else None
 
-    @_locked
+    @_reading
     def entry_sources(self, entry_id: str) -> list[dict]:
         """The sources an entry came from, with when and from which URL."""
-        return _rows(self._db.execute(
+        return _rows(self._q(
             "SELECT source_id, global_id, feed_url, fetched_at, first_seen FROM records "
             "WHERE entry_id = ? AND withdrawn_at IS NULL ORDER BY first_seen, key", (entry_id,)))
 
-    @_locked
+    @_reading
     def records_of(self, source_id: str, *, include_withdrawn: bool = False) -> list[dict]:
         where = "" if include_withdrawn else "AND withdrawn_at IS NULL"
-        rows = _rows(self._db.execute(f"SELECT * FROM records WHERE source_id = ? {where} ORDER BY key", (source_id,)))
+        rows = _rows(self._q(f"SELECT * FROM records WHERE source_id = ? {where} ORDER BY key", (source_id,)))
         return [row | {"data": json.loads(row["data"])} for row in rows]
 
-    @_locked
+    @_reading
     def search(self, query: str, kind: str | None = None, limit: int = 50) -> list[str]:
         """Entry ids matching every word of the query, folded; words of three letters or more also
         match inside longer words (German compounds), ranked by whole-word relevance."""
         words = merge.fold(query).split()
         if not words:
             return []
-        match, args = _text_match(words)
-        clauses = [match]
+        text = self._backend.text_query(words)
+        clauses, args = [text.condition], list(text.condition_args)
         if kind:
             clauses.append("e.kind = ?")
             args.append(kind)
-        rank, rank_args = _rank_join(words)
-        sql = (f"SELECT e.entry_id FROM entries e {rank} WHERE e.withdrawn_at IS NULL AND "
-               f"{' AND '.join(clauses)} ORDER BY coalesce(r.score, 0), e.title LIMIT ?")
-        return [row[0] for row in self._db.execute(sql, [*rank_args, *args, limit])]
+        sql = (f"SELECT e.entry_id FROM entries e {text.rank_join} WHERE e.withdrawn_at IS NULL AND "
+               f"{' AND '.join(clauses)} ORDER BY {text.rank}, e.title, e.entry_id LIMIT ?")
+        return [row[0] for row in self._q(sql, [*text.rank_join_args, *args, *text.rank_args, limit])]
 
     # --- occurrences of events and filtered lists ----------------------------------------
     # Events are expanded into dates when indexed (aggregator/occurrences.py) for a window from
@@ -487,11 +606,11 @@ class Store:
                                        default_timezone: str, now: str) -> None:
         """Index an entry's organisation (as a facet) and, for events, its dates around now."""
         publisher = global_id.rsplit("/", 1)[0]
-        self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
+        self._many("INSERT INTO facets VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                              [(entry["entry_id"], "organisation", o) for o in _organisations(entry, canonical, publisher)])
         if entry["kind"] == "event":
             zone_name = canonical.get("timezone") or default_timezone
-            self._db.execute("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry["entry_id"]))
+            self._q("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry["entry_id"]))
             self._write_occurrences(entry["entry_id"], canonical, zone_name, datetime.fromisoformat(now))
 
     def _write_occurrences(self, entry_id: str, event: dict, zone_name: str, now: datetime) -> None:
@@ -503,8 +622,8 @@ class Store:
             # Validation lets no such event through; should one slip by, it is listed without dates
             # rather than failing its source's whole harvest.
             found = []
-        self._db.execute("DELETE FROM occurrences WHERE entry_id = ?", (entry_id,))
-        self._db.executemany("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        self._q("DELETE FROM occurrences WHERE entry_id = ?", (entry_id,))
+        self._many("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             (entry_id, utc_text(o.start_utc), utc_text(o.end_utc) if o.end_utc else None, int(o.all_day), o.local_date,
              o.start_local, o.status, o.recurrence_id, json.dumps(o.changes, ensure_ascii=False) if o.changes else None)
             for o in found])
@@ -512,7 +631,7 @@ class Store:
     def _expand_unexpanded_events(self) -> None:
         """Expand the events stored before the store kept dates (their zone is empty), once.
         Their feed's zone was not kept, so times without their own zone are read in the region's."""
-        rows = self._db.execute("SELECT entry_id, data FROM entries WHERE kind = 'event' AND timezone IS NULL "
+        rows = self._q("SELECT entry_id, data FROM entries WHERE kind = 'event' AND timezone IS NULL "
                                 "AND withdrawn_at IS NULL AND data IS NOT NULL").fetchall()
         if not rows:
             return
@@ -521,20 +640,20 @@ class Store:
             for entry_id, data in rows:
                 event = json.loads(data)
                 zone_name = event.get("timezone") or REGION_TIMEZONE
-                self._db.execute("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry_id))
+                self._q("UPDATE entries SET timezone = ? WHERE entry_id = ?", (zone_name, entry_id))
                 self._write_occurrences(entry_id, event, zone_name, now)
 
     def refresh_occurrences(self, now: datetime) -> int:
         """Expand every current event again for the window around ``now`` (daily, so series
         without end never run out of dates); returns how many events were expanded."""
         with self._transaction():
-            rows = self._db.execute("SELECT entry_id, data, timezone FROM entries WHERE kind = 'event' "
+            rows = self._q("SELECT entry_id, data, timezone FROM entries WHERE kind = 'event' "
                                     "AND withdrawn_at IS NULL AND data IS NOT NULL").fetchall()
             for entry_id, data, zone_name in rows:
                 self._write_occurrences(entry_id, json.loads(data), zone_name or REGION_TIMEZONE, now)
         return len(rows)
 
-    @_locked
+    @_reading
     def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:
         """One page of the entries of a kind matching the filters, the total, and per facet the
         counts of its values under all the other filters. With ``changed_since``, entries withdrawn
@@ -544,24 +663,24 @@ class Store:
         if filters.changed_since:
             where = f"({where}) OR (e.kind = ? AND e.withdrawn_at IS NOT NULL AND e.updated > ?)"
             args += [kind, utc_text(filters.changed_since)]
-        total = self._db.execute(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
+        total = self._q(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
         order, join, join_args, order_args = self._order_sql(kind, filters)
-        rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        rows = _rows(self._q(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                                       [*join_args, *args, *order_args, limit, offset]))
         entries = [_decoded(row) | {"withdrawn": row["withdrawn_at"] is not None} for row in rows]
         return Found(total, entries, self._facet_counts(kind, filters), page, per_page)
 
-    @_locked
+    @_reading
     def all_found(self, kind: str, filters: Filters) -> list[dict]:
         """Every current entry of a kind matching the filters, in the order of ``find`` (events: by
         their first date in the filters' range), for documents that are not paged."""
         where, args = self._filter_sql(kind, filters)
         order, join, join_args, order_args = self._order_sql(kind, filters)
-        rows = _rows(self._db.execute(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order}",
+        rows = _rows(self._q(f"SELECT e.* FROM entries e {join} WHERE {where} ORDER BY {order}",
                                       [*join_args, *args, *order_args]))
         return [_decoded(row) for row in rows]
 
-    @_locked
+    @_reading
     def occurrences_in(self, filters: Filters, from_: date | datetime | None = None,
                        to: date | datetime | None = None, limit: int | None = None) -> list[tuple[Occurrence, dict]]:
         """The dates of matching events in a range (days in the filters' zone, both included, or
@@ -569,26 +688,26 @@ class Store:
         low, high = _bounds(from_ if from_ is not None else filters.from_, to if to is not None else filters.to, filters.timezone)
         where, args = self._filter_sql("event", replace(filters, from_=None, to=None))
         sql = (f"SELECT {_OCCURRENCE_COLUMNS}, e.* FROM occurrences o JOIN entries e ON e.entry_id = o.entry_id WHERE ({where}) AND {_OVERLAPS} "
-               f"ORDER BY o.start_utc, e.title, e.entry_id LIMIT ?")
-        rows = _rows(self._db.execute(sql, [*args, high or "9999", low or "0000", low or "0000", -1 if limit is None else limit]))
+               f"ORDER BY o.start_utc, e.title, e.entry_id{'' if limit is None else ' LIMIT ?'}")
+        rows = _rows(self._q(sql, [*args, high or "9999", low or "0000", low or "0000", *([] if limit is None else [limit])]))
         return [(_stored_occurrence(row), _decoded({k: v for k, v in row.items() if not k.startswith("o_")})) for row in rows]
 
-    @_locked
+    @_reading
     def count(self, kind: str, filters: Filters) -> int:
         """How many current entries of a kind match the filters (no page, no facets)."""
         where, args = self._filter_sql(kind, filters)
-        return self._db.execute(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
+        return self._q(f"SELECT count(*) FROM entries e WHERE {where}", args).fetchone()[0]
 
-    @_locked
+    @_reading
     def titles(self, entry_ids: list[str]) -> dict[str, str]:
         """The titles (names) of entries by id, in their default language, for labels and links."""
         return dict(self._by_ids("SELECT entry_id, title FROM entries", entry_ids))
 
-    @_locked
+    @_reading
     def names(self, entry_ids: list[str]) -> dict[str, dict]:
         """The multilingual names (titles) of entries by id, as their records give them."""
-        rows = self._by_ids("SELECT entry_id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title')) "
-                            "FROM entries", entry_ids)
+        name, title = self._backend.json_document("data", "name"), self._backend.json_document("data", "title")
+        rows = self._by_ids(f"SELECT entry_id, coalesce({name}, {title}) FROM entries", entry_ids)
         return {entry_id: json.loads(name) for entry_id, name in rows if name}
 
     def _by_ids(self, select: str, entry_ids: list[str]) -> list[tuple]:
@@ -596,22 +715,22 @@ class Store:
         rows = []
         for start in range(0, len(entry_ids), 500):
             chunk = entry_ids[start:start + 500]
-            rows += self._db.execute(f"{select} WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows += self._q(f"{select} WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         return rows
 
-    @_locked
+    @_reading
     def dates_between(self, entry_id: str, from_: date | None, to: date | None, zone_name: str = REGION_TIMEZONE) -> list[Occurrence]:
         """One event's dates overlapping a range of days (both included), as ``occurrences_in`` counts them."""
         low, high = day_range(from_, to, zone_name)
-        rows = _rows(self._db.execute(
+        rows = _rows(self._q(
             f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences o WHERE entry_id = ? AND {_OVERLAPS} ORDER BY start_utc",
             (entry_id, high or "9999", low or "0000", low or "0000")))
         return [_stored_occurrence(row) for row in rows]
 
-    @_locked
+    @_reading
     def dates_of(self, entry_id: str, after: datetime, limit: int = 10) -> list[Occurrence]:
         """The next dates of one event ending after a moment, cancelled ones included."""
-        rows = _rows(self._db.execute(
+        rows = _rows(self._q(
             f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences o WHERE entry_id = ? AND coalesce(end_utc, start_utc) > ? ORDER BY start_utc LIMIT ?",
             (entry_id, utc_text(after), limit)))
         return [_stored_occurrence(row) for row in rows]
@@ -622,9 +741,9 @@ class Store:
         clauses, args = ["e.kind = ?", "e.withdrawn_at IS NULL"], [kind]
         words = merge.fold(filters.q).split()
         if words:
-            match, match_args = _text_match(words)
-            clauses.append(match)
-            args += match_args
+            text = self._backend.text_query(words)
+            clauses.append(text.condition)
+            args += text.condition_args
         for facet in FACETS:
             values = filters.facet_values(facet)
             if values and facet != skip_facet:
@@ -636,7 +755,8 @@ class Store:
             args += [high or "9999", low or "0000", low or "0000"]
         if kind == "offer" and (filters.from_ or filters.to):
             # An offer without valid_from/valid_to is valid open-endedly on that side.
-            clauses.append("coalesce(json_extract(e.data, '$.valid_from'), '0000') <= ? AND coalesce(json_extract(e.data, '$.valid_to'), '9999') >= ?")
+            valid_from, valid_to = self._backend.json_text("e.data", "valid_from"), self._backend.json_text("e.data", "valid_to")
+            clauses.append(f"coalesce({valid_from}, '0000') <= ? AND coalesce({valid_to}, '9999') >= ?")
             args += [(filters.to or date.max).isoformat(), (filters.from_ or date.min).isoformat()]
         if filters.changed_since:
             clauses.append("e.updated > ?")
@@ -649,12 +769,13 @@ class Store:
         if filters.changed_since:
             return "e.updated, e.entry_id", "", [], []
         words = merge.fold(filters.q).split()
-        join, join_args = _rank_join(words) if words else ("", [])
-        order, order_args = ["coalesce(r.score, 0)"] if words else [], []
+        text = self._backend.text_query(words) if words else None
+        join, join_args = (text.rank_join, text.rank_join_args) if text else ("", [])
+        order, order_args = ([text.rank], list(text.rank_args)) if text else ([], [])
         if kind == "event":
             low, high = filters.utc_range()
             order.append(f"coalesce((SELECT min(o.start_utc) FROM occurrences o WHERE o.entry_id = e.entry_id AND {_OVERLAPS}), e.starts)")
-            order_args = [high or "9999", low or "0000", low or "0000"]
+            order_args += [high or "9999", low or "0000", low or "0000"]
         return ", ".join(order + ["e.title", "e.entry_id"]), join, join_args, order_args
 
     def _facet_counts(self, kind: str, filters: Filters) -> dict[str, dict[str, int]]:
@@ -675,7 +796,7 @@ class Store:
             if not facets:
                 continue
             where, args = self._filter_sql(kind, filters, skip_facet=skip)
-            rows = self._db.execute(
+            rows = self._q(
                 f"WITH matching AS MATERIALIZED (SELECT e.entry_id FROM entries e WHERE {where}) "
                 f"SELECT f.facet, f.value, count(*) FROM matching m JOIN facets f ON f.entry_id = m.entry_id "
                 f"AND f.facet IN ({','.join('?' * len(facets))}) GROUP BY f.facet, f.value", [*args, *facets])
@@ -690,25 +811,6 @@ _OCCURRENCE_COLUMNS = ", ".join(f"o.{name} AS o_{name}" for name in
 
 # An occurrence overlaps a range [low, high): it starts before high and ends after low (one without end: starts at or after low).
 _OVERLAPS = "o.start_utc < ? AND (o.end_utc > ? OR (o.end_utc IS NULL AND o.start_utc >= ?))"
-
-
-def _text_match(words: list[str]) -> tuple[str, list]:
-    """The condition (on entries ``e``) that every folded word occurs: three letters or more anywhere
-    in a word (trigrams), shorter ones as the start of a word."""
-    clauses, args = [], []
-    for word in words:
-        phrase = '"' + word.replace('"', '""') + '"'
-        table = "search_trigrams" if len(word) >= 3 else "search_words"
-        clauses.append(f"e.num IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
-        args.append(phrase if len(word) >= 3 else phrase + "*")
-    return " AND ".join(clauses), args
-
-
-def _rank_join(words: list[str]) -> tuple[str, list]:
-    """A join giving each entry ``r.score``: whole-word relevance (bm25, lower is better) for any of the words."""
-    rank_terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-    return ("LEFT JOIN (SELECT rowid AS num, bm25(search_words) AS score FROM search_words "
-            "WHERE search_words MATCH ?) r ON r.num = e.num"), [rank_terms]
 
 
 def _organisations(entry: dict, record: dict, publisher: str) -> set[str]:
@@ -739,12 +841,6 @@ def _stored_occurrence(row: dict) -> Occurrence:
         end_utc=datetime.fromisoformat(row["o_end_utc"]) if row["o_end_utc"] else None,
         all_day=bool(row["o_all_day"]), start_local=row["o_start_local"], status=row["o_status"],
         recurrence_id=row["o_recurrence_id"], changes=json.loads(row["o_changes"]) if row["o_changes"] else {})
-
-
-def _statements(script: str) -> list[str]:
-    """The statements of a migration script (no semicolons inside our statements' strings)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def _provenance(records: list[dict]) -> list[dict]:

@@ -1,4 +1,6 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 serving files or canned answers."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving files or canned answers, and the
+directory's database on each backend (a SQLite file; a database on a real PostgreSQL server that
+the session starts)."""
 import functools
 import threading
 from contextlib import contextmanager
@@ -54,9 +56,45 @@ def serve_directory():
         server.server_close()
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
 @pytest.fixture(scope="session")
-def example_directory(tmp_path_factory) -> Path:
-    """The bundled example district harvested into a real SQLite file as of TODAY; its path."""
+def postgres():
+    """A PostgreSQL server for the whole session, run by an unprivileged user in a temporary folder."""
+    from tests.postgres import started_server
+
+    server = started_server()
+    yield server
+    server.remove()
+
+
+def new_directory_url(backend: str, request, folder: Path) -> str:
+    """The URL of a new, empty directory on a backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'directory.sqlite'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def new_db(request, tmp_path):
+    """A maker of new, empty directories on one backend (the test runs once on each): their URLs."""
+    def make(name: str = "directory") -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        return new_directory_url(request.param, request, folder)
+    return make
+
+
+@pytest.fixture
+def db_url(new_db) -> str:
+    """A new, empty directory (the test runs once on each backend)."""
+    return new_db()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def example_directory(request, tmp_path_factory) -> str:
+    """The bundled example district harvested as of TODAY, once on each backend; its database URL."""
     from datetime import datetime, timezone
 
     from aggregator.fetch import Fetcher
@@ -64,13 +102,13 @@ def example_directory(tmp_path_factory) -> Path:
     from aggregator.sources import load_registry
     from aggregator.store import Store
 
-    path = tmp_path_factory.mktemp("web") / "directory.sqlite"
-    store = Store(path)
+    url = new_directory_url(request.param, request, tmp_path_factory.mktemp("web"))
+    store = Store(url)
     now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     outcomes = harvest_all(store, load_registry(REPO / "feeds" / "examples" / "sources.toml"), Fetcher(), now=now)
     assert {o.status for o in outcomes} == {"ok"}
     store.close()
-    return path
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +116,7 @@ def app(example_directory):
     """The web app over the example directory, with today fixed to TODAY."""
     from webapp import create_app
 
-    return create_app(f"sqlite:///{example_directory}", {"TESTING": True, "TODAY": TODAY, "REGION_NAME": "Wegweiser Auenland"})
+    return create_app(example_directory, {"TESTING": True, "TODAY": TODAY, "REGION_NAME": "Wegweiser Auenland"})
 
 
 @pytest.fixture

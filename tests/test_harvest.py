@@ -125,8 +125,8 @@ def server():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "directory.sqlite")
+def store(db_url):
+    s = Store(db_url)
     yield s
     s.close()
 

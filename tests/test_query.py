@@ -9,15 +9,15 @@ from aggregator.harvest import harvest_all
 from aggregator.query import Filters
 from aggregator.sources import load_registry
 from aggregator.store import Store
-from tests.conftest import REPO
+from tests.conftest import BACKENDS, REPO, new_directory_url
 from tests.test_store import harvest, offer, store  # noqa: F401  (the store fixture)
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def directory(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("query") / "directory.sqlite")
+@pytest.fixture(scope="module", params=BACKENDS)
+def directory(request, tmp_path_factory):
+    s = Store(new_directory_url(request.param, request, tmp_path_factory.mktemp("query")))
     outcomes = harvest_all(s, load_registry(REPO / "feeds" / "examples" / "sources.toml"), Fetcher(), now=NOW)
     assert {o.status for o in outcomes} == {"ok"}
     yield s

@@ -76,12 +76,11 @@ def all_items(client, spec, url: str) -> list[dict]:
 # --- a directory of our own, for withdrawals and spreadsheet cells ---------------------------
 
 @pytest.fixture
-def fresh(tmp_path):
+def fresh(db_url):
     """An empty directory with one source, and a client of the app over it."""
-    path = tmp_path / "directory.sqlite"
-    store = Store(path)
+    store = Store(db_url)
     store.register_sources([source("verein")])
-    app = create_app(f"sqlite:///{path}", {"TESTING": True, "TODAY": TODAY})
+    app = create_app(db_url, {"TESTING": True, "TODAY": TODAY})
     yield store, app.test_client()
     store.close()
     app.extensions["wegweiser_store"].close()

@@ -54,7 +54,7 @@ def detail_paths(store: Store, shown: dict[str, tuple[str, str]]) -> dict[str, s
 @pytest.fixture(scope="module")
 def site(example_directory):
     """The example district served over HTTP: its base URL and the paths of the pages checked."""
-    app = create_app(f"sqlite:///{example_directory}", {"TODAY": TODAY, "REGION_NAME": REGION})
+    app = create_app(example_directory, {"TODAY": TODAY, "REGION_NAME": REGION})
     store = Store(example_directory)
     paths = {"home": "/", "events": "/events", "sources": "/sources", "validate": "/validate"} | detail_paths(store, SHOWN)
     store.close()
@@ -286,18 +286,18 @@ SOURCE_TOWN = 'Lindenau <img src=x onerror="window.__pwned=1">'
 
 
 @pytest.fixture
-def hostile_site(serve_directory, tmp_path):
+def hostile_site(serve_directory, tmp_path, db_url):
     """The hostile feed harvested over HTTP into a fresh directory and served; base URL and pages."""
     registry = tmp_path / "sources.toml"
     registry.write_text(f'[[source]]\nid = "hostile"\nname = {json.dumps(SOURCE_NAME)}\n'
                         f'url = "{serve_directory(HOSTILE_FEED.parent)}feed.json"\nkind = "migrant-self-organisation"\n'
                         f'town = {json.dumps(SOURCE_TOWN)}\nallow_private = true\n', encoding="utf-8")
-    store = Store(tmp_path / "directory.sqlite")
+    store = Store(db_url)
     outcomes = harvest_all(store, load_registry(registry), Fetcher(), now=datetime(2026, 11, 22, 10, tzinfo=timezone.utc))
     assert [(o.status, o.counts.new) for o in outcomes] == [("ok", 3)], outcomes
     paths = detail_paths(store, {kind: (kind, title) for kind, title in HOSTILE_TITLES.items()})
     store.close()
-    with serving(create_app(f"sqlite:///{tmp_path / 'directory.sqlite'}", {"TODAY": TODAY, "REGION_NAME": REGION})) as base:
+    with serving(create_app(db_url, {"TODAY": TODAY, "REGION_NAME": REGION})) as base:
         yield base, paths
 
 
@@ -409,10 +409,10 @@ def armed(value, key: str = ""):
 
 
 @pytest.fixture
-def unchecked_site(tmp_path):
+def unchecked_site(db_url):
     """The hostile feed's accepted records armed and written straight into a store, so only the
     pages' own escaping stands between them and the visitor; base URL and the record pages."""
-    store = Store(tmp_path / "directory.sqlite")
+    store = Store(db_url)
     store.register_sources(load_registry(REPO / "feeds" / "examples" / "sources.toml")[:1])
     source = store.sources()[0]["id"]
     publisher = HOSTILE["publisher"]["id"]
@@ -424,7 +424,7 @@ def unchecked_site(tmp_path):
     store.apply_harvest(store.source_state(source), batch, "Lindenau", "2026-11-22T10:00:00Z")
     paths = {kind: f"/{kind}s/{store.entries(kind)[0]['entry_id']}" for kind in ("offer", "event", "organisation")}
     store.close()
-    with serving(create_app(f"sqlite:///{tmp_path / 'directory.sqlite'}", {"TODAY": TODAY, "REGION_NAME": REGION})) as base:
+    with serving(create_app(db_url, {"TODAY": TODAY, "REGION_NAME": REGION})) as base:
         yield base, paths
 
 

@@ -375,12 +375,11 @@ BERATUNG = event("beratung", {"de": "Beratung in Espenrode"}, "2027-01-12T10:00"
 
 
 @pytest.fixture
-def directory_app(tmp_path):
+def directory_app(db_url):
     """An empty directory with two sources, and a client of the app over it: (store, client)."""
-    path = tmp_path / "directory.sqlite"
-    store = Store(path)
+    store = Store(db_url)
     store.register_sources([source("bruecke"), source("stadt", town="Espenrode")])
-    app = create_app(f"sqlite:///{path}", {"TESTING": True, "TODAY": TODAY, "REGION_NAME": REGION})
+    app = create_app(db_url, {"TESTING": True, "TODAY": TODAY, "REGION_NAME": REGION})
     yield store, app.test_client()
     app.extensions["wegweiser_store"].close()
     store.close()

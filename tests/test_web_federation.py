@@ -83,14 +83,14 @@ class Instance:
 
 
 @pytest.fixture
-def instance(tmp_path, serve):
+def instance(new_db, serve):
     """Make an instance over a fresh store, served on its own port."""
     made = []
 
     def make(name: str, sources: list[Source]) -> Instance:
-        path = tmp_path / f"{name}.sqlite"
-        store = Store(path)
-        app = create_app(f"sqlite:///{path}", {"TESTING": True, "TODAY": TODAY, "REGION_NAME": f"Wegweiser {name}"})
+        url = new_db(name)
+        store = Store(url)
+        app = create_app(url, {"TESTING": True, "TODAY": TODAY, "REGION_NAME": f"Wegweiser {name}"})
         made.extend([store, app.extensions["wegweiser_store"]])
         return Instance(store, sources, serve(app), app.test_client())
 
@@ -144,7 +144,7 @@ def test_the_region_publishes_it(app, client):
 
 
 def test_a_configured_region_id_is_the_publisher_id(example_directory):
-    configured = create_app(f"sqlite:///{example_directory}", {"TESTING": True, "REGION_ID": "de.auenland.wegweiser"})
+    configured = create_app(example_directory, {"TESTING": True, "REGION_ID": "de.auenland.wegweiser"})
     document = configured.test_client().get("/feed.json").get_json()
     configured.extensions["wegweiser_store"].close()
     assert document["publisher"]["id"] == "de.auenland.wegweiser"

@@ -62,7 +62,7 @@ def text_of(response, selector: str) -> list[str]:
 
 
 def app_over(directory, **config):
-    return create_app(f"sqlite:///{directory}", {"TESTING": True, "TODAY": TODAY, **config})
+    return create_app(str(directory), {"TESTING": True, "TODAY": TODAY, **config})
 
 
 # --- source health ----------------------------------------------------------------------------
@@ -87,16 +87,16 @@ allow_private = true
 
 
 @pytest.fixture
-def health_client(tmp_path, serve_directory):
+def health_client(tmp_path, serve_directory, db_url):
     """The app over a store where one source's feed is gone (404) and another has one invalid offer."""
     base = serve_directory(BROKEN)
     registry = tmp_path / "sources.toml"
     registry.write_text(REGISTRY.format(base=base), encoding="utf-8")
-    store = Store(tmp_path / "directory.sqlite")
+    store = Store(db_url)
     outcomes = harvest_all(store, load_registry(registry), Fetcher(), now=datetime(2026, 11, 22, 10, tzinfo=timezone.utc))
     store.close()
     assert sorted(o.status for o in outcomes) == ["failed", "ok"]
-    return app_over(tmp_path / "directory.sqlite").test_client()
+    return app_over(db_url).test_client()
 
 
 def test_sources_lists_the_failing_source_first_with_its_error(health_client):
@@ -321,7 +321,7 @@ def test_an_address_that_is_not_one_is_explained(client):
     assert "This is not a valid web address" in response.get_data(as_text=True)
 
 
-def test_a_missing_feed_file_is_named_without_the_machines_folders(tmp_path):
+def test_a_missing_feed_file_is_named_without_the_machines_folders(tmp_path, db_url):
     registry = tmp_path / "secret-folder" / "sources.toml"
     registry.parent.mkdir()
     registry.write_text('[[source]]\nid = "datei"\nname = "Verein"\nurl = "missing.json"\n'
@@ -329,11 +329,11 @@ def test_a_missing_feed_file_is_named_without_the_machines_folders(tmp_path):
     (registry.parent / "missing.json").write_text("{}")
     sources = load_registry(registry)
     (registry.parent / "missing.json").unlink()  # gone after it was registered
-    store = Store(tmp_path / "directory.sqlite")
+    store = Store(db_url)
     [outcome] = harvest_all(store, sources, Fetcher(), now=datetime(2026, 11, 22, 10, tzinfo=timezone.utc))
     store.close()
     assert outcome.status == "failed"
-    client = app_over(tmp_path / "directory.sqlite").test_client()
+    client = app_over(db_url).test_client()
     [source] = get(client, "/sources.json").get_json()["sources"]
     shown = " ".join([source["url"], source["last_error"], *(h["message"] or "" for h in source["history"])])
     assert "missing.json" in source["last_error"] and "secret-folder" not in shown

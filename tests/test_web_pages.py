@@ -175,7 +175,7 @@ def _get_when_up(url: str, process: subprocess.Popen, seconds: float = 60) -> st
 @pytest.mark.parametrize("command", ["demo", "serve"])
 def test_the_command_serves_the_directory_on_localhost(command, tmp_path, example_directory):
     port = _free_port()
-    db = f"sqlite:///{tmp_path / 'demo.sqlite'}" if command == "demo" else f"sqlite:///{example_directory}"
+    db = f"sqlite:///{tmp_path / 'demo.sqlite'}" if command == "demo" else example_directory
     process = subprocess.Popen([sys.executable, "-m", "wegweiser", command, "--db", db, "--port", str(port)],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

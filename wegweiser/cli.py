@@ -2,9 +2,8 @@
 import json
 import logging
 import os
-import sqlite3
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -13,6 +12,7 @@ import click
 from aggregator import fetch, health, store
 from aggregator import harvest as harvest_run
 from aggregator import schedule as scheduler
+from aggregator.backends import DATABASE_ERRORS, shown_url
 from aggregator import sources as registry
 from feeds import convert as converter
 from feeds import validate as validator
@@ -171,8 +171,8 @@ def _open_run(sources_path: str, db: str, only: tuple[str, ...]):
         sys.exit(EXIT_UNREADABLE)
     try:
         db_store = store.Store.open(db)
-    except (ValueError, sqlite3.Error) as exc:
-        click.echo(f"{db}: cannot open the database: {exc}", err=True)
+    except (ValueError, *DATABASE_ERRORS) as exc:
+        click.echo(f"{shown_url(db)}: cannot open the database: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)
     db_store.retire_sources({s.id for s in sources}, health.stamp(health.utc_now()))
     return db_store, [s for s in sources if not only or s.id in only]
@@ -185,7 +185,7 @@ def _sources_option(function):
 
 def _db_option(function):
     return click.option("--db", default=lambda: settings.value("db"),
-                        help="The database URL, e.g. sqlite:///wegweiser.sqlite. Default: WEGWEISER_DB.")(function)
+                        help="The database URL: sqlite:///wegweiser.sqlite or postgresql://user:password@host/db. Default: WEGWEISER_DB.")(function)
 
 
 def _workers_option(function):
@@ -216,12 +216,19 @@ def harvest(sources_path: str, db: str, only: tuple[str, ...], workers: int) -> 
 @_sources_option
 @_db_option
 @_workers_option
-def schedule(sources_path: str, db: str, workers: int) -> None:
-    """Harvest every source on its own interval until stopped (SIGTERM or Ctrl-C)."""
+@click.option("--lease", "lease_seconds", type=click.IntRange(5, 86400), default=lambda: int(settings.value("lease")),
+              help="Seconds a harvester holds a source without renewing; after a crash, others take it over "
+                   "this long after. Default: WEGWEISER_LEASE or 600.")
+def schedule(sources_path: str, db: str, workers: int, lease_seconds: int) -> None:
+    """Harvest every source on its own interval until stopped (SIGTERM or Ctrl-C).
+
+    Several of these may run at once, on one machine or several, against one database: each due
+    source is harvested by one of them, and the sources of one that dies are taken over.
+    """
     db_store, sources = _open_run(sources_path, db, ())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     fetcher = fetch.Fetcher(contact=settings.value("contact") or None)
-    scheduler.run_forever(db_store, sources, fetcher, workers)
+    scheduler.run_forever(db_store, sources, fetcher, workers, timedelta(seconds=lease_seconds))
     db_store.close()
 
 
@@ -230,8 +237,8 @@ def _serve(db: str, port: int) -> None:
     from webapp import create_app
     try:
         app = create_app(db)
-    except (ValueError, sqlite3.Error) as exc:
-        click.echo(f"{db}: cannot open the database: {exc}", err=True)
+    except (ValueError, *DATABASE_ERRORS) as exc:
+        click.echo(f"{shown_url(db)}: cannot open the database: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)
     click.echo(f"Serving the directory {db} on http://127.0.0.1:{port}/ (Ctrl-C stops)", err=True)
     # Werkzeug's threaded server is enough on one machine; for a public site see the README (gunicorn).

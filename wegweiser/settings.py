@@ -27,10 +27,12 @@ def bundled_registry() -> str:
 
 
 SETTINGS = {s.name: s for s in (
-    Setting("db", "sqlite:///wegweiser.sqlite", "the directory's database: sqlite:///path/to/file.sqlite"),
+    Setting("db", "sqlite:///wegweiser.sqlite", "the directory's database: sqlite:///path/to/file.sqlite, or "
+            "postgresql://user:password@host:port/database for several harvesters and web workers"),
     Setting("sources", "", "the registry of sources (TOML); empty: the bundled example district"),
     Setting("contact", "", "a URL where publishers reach the regional office, sent in the User-Agent"),
     Setting("workers", "8", "how many sources are harvested at the same time"),
+    Setting("lease", "600", "seconds a harvester holds a source without renewing; a crashed harvester's sources are taken over after this"),
     Setting("port", "5000", "the port `wegweiser serve` listens on (on 127.0.0.1)"),
     Setting("region_name", "Wegweiser", "the directory's name: page titles, calendar names, the merged feed's publisher"),
     Setting("region_id", "", "the merged feed's publisher id (reverse domain or URL); empty: derived from the site's address"),
