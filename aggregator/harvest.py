@@ -25,6 +25,7 @@ from feeds.feed import RECORD_LISTS
 MAX_PAGES = 100
 MAX_FEED_BYTES = 100 * 1024 * 1024  # all pages of one feed together: memory stays bounded
 MAX_ALTERNATES = 3
+DATABASE_PATIENCE = 60  # seconds to wait for the database to come back to record that storing failed
 
 
 class HarvestFailure(Exception):
@@ -175,7 +176,15 @@ def _record_unstored(store: Store, source: Source, exc: Exception, now: datetime
     failure = HarvestFailure("database", f"{source.url}: the feed was read, but storing it failed because the database "
                                          f"{store.describe()} did not answer ({reason}); the last good data stays, "
                                          "and the harvest is tried again within minutes")
-    return _record_failure(store, source, store.source_state(source.id), failure, now, duration, holder)
+    waited = 0.0
+    while True:  # a restart takes seconds: wait that long to say what happened on the source
+        try:
+            return _record_failure(store, source, store.source_state(source.id), failure, now, duration, holder)
+        except DATABASE_ERRORS:
+            if waited >= DATABASE_PATIENCE:
+                raise
+            time.sleep(1.0)
+            waited += 1.0
 
 
 # --- fetch -------------------------------------------------------------------------------

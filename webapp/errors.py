@@ -1,5 +1,8 @@
 """One error tree for the app, rendered as a page for people and as JSON for the API."""
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+
+from aggregator.backends import DATABASE_ERRORS
 
 
 class WebError(Exception):
@@ -30,6 +33,13 @@ class TooManyRequests(WebError):
     status = 429
 
 
+class Unavailable(WebError):
+    """The directory's database does not answer (a restart, a failover): try again shortly."""
+
+    status = 503
+    retry_after = 30
+
+
 def wants_json() -> bool:
     """API paths and ``.json`` documents answer errors in JSON."""
     return request.path.startswith("/api/") or request.path.endswith(".json")
@@ -38,9 +48,18 @@ def wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(WebError)
     def web_error(error: WebError):
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}
         if wants_json():
-            return jsonify({"error": error.message, "status": error.status}), error.status
-        return render_template("error.html", message=error.message, status=error.status), error.status
+            return jsonify({"error": error.message, "status": error.status}), error.status, headers
+        return render_template("error.html", message=error.message, status=error.status), error.status, headers
+
+    def database_away(error):
+        app.logger.error("the directory's database failed: %s", error)
+        return web_error(Unavailable(_("The directory's database is not answering right now (it may be restarting). "
+                                       "Please try again in a minute.")))
+
+    for error_class in DATABASE_ERRORS:
+        app.register_error_handler(error_class, database_away)
 
     @app.errorhandler(404)
     def not_found(_error):

@@ -9,14 +9,16 @@ so the office can call the publisher with the exact problem.
 condition; ``sources`` lists them in the page's order, each an object with the keys
 ``id, name, url, local, kind, town, condition, status, last_attempt, last_success, next_check,
 http_status, bytes, duration_ms, counts {accepted, rejected, withdrawn}, failures_in_row,
-failure_class, failure, last_error, notice, withdrawals_held_since, rejections, history``.
+failure_class, failure, last_error, notice, withdrawals_held_since, rejections, history, harvesting``.
 ``condition`` is failing | attention | waiting | ok | retired (the order of the list);
 ``failure`` says ``failure_class`` in words (in the visitor's language); times are UTC, ISO 8601
 with Z; ``url`` of a feed file on the aggregator's machine is its file name (``local`` true). Each
 rejection is
 ``{position, local_id, seen_at, problems}``, a problem ``{severity, pointer, line, column,
 message, hint, code}``; ``history`` lists the last harvests, newest first, as
-``{at, status, http_status, new, updated, withdrawn, rejected, failure_class, message}``.
+``{at, status, http_status, new, updated, withdrawn, rejected, failure_class, message, harvester}``
+(``harvester``: the harvester process, host:pid:tag, that made the attempt); ``harvesting`` is
+``{by, until}`` while a harvester holds the source's lease, else null.
 ``/sources/<id>.json`` is one such source.
 
 ``/validate`` checks a feed as ``wegweiser validate`` does: by address (fetched only through the
@@ -83,6 +85,8 @@ def failure_in_words(failure_class: str | None) -> str | None:
         "parse": _("The feed could not be read as a Wegweiser feed, iCalendar, RSS or Atom, or a web page with events."),
         "invalid": _("The feed is readable, but cannot be used as a whole."),
         "internal": _("The harvester failed on this feed; please report it to the maintainers of Wegweiser."),
+        "database": _("The feed was read, but the directory's own database did not answer while it was stored "
+                      "(a restart, say); the last good data stays and the harvest is tried again within minutes."),
     }
     return words.get(failure_class) if failure_class else None
 
@@ -114,7 +118,7 @@ def _without_path(message: str | None, address: str, local: bool) -> str | None:
 
 
 PROBLEM_KEYS = ("severity", "pointer", "line", "column", "message", "hint", "code")
-HISTORY_KEYS = ("at", "status", "http_status", "new", "updated", "withdrawn", "rejected", "failure_class", "message")
+HISTORY_KEYS = ("at", "status", "http_status", "new", "updated", "withdrawn", "rejected", "failure_class", "message", "harvester")
 
 
 def _problem(problem: dict) -> dict:
@@ -140,6 +144,7 @@ def source_health(row: dict) -> dict:
         "failure": failure_in_words(row["failure_class"]),
         "last_error": _without_path(row["last_error"], row["url"], local), "notice": row["notice"], "withdrawals_held_since": row["shrink_held_since"],
         "rejections": rejections, "history": history,
+        "harvesting": {"by": row["leased_by"], "until": row["lease_until"]} if row["leased_by"] else None,
     }
 
 
