@@ -172,3 +172,47 @@ def test_a_source_removed_from_the_registry_is_retired_and_its_records_withdrawn
     assert state.status == "retired" and "removed from the registry" in state.notice
     assert store.records_of("ukrainischer-verein-auenland") == []
     assert len(store.entries("event")) == 21 - 6
+
+
+def test_three_harvesters_share_the_sources_and_take_over_from_one_killed(many_sources, db_url):
+    """Three `wegweiser schedule` processes on one database; one is killed with SIGKILL while it
+    holds leases. Every source ends harvested exactly once, the killed one's by the others."""
+    env = {**os.environ, "WEGWEISER_LEASE": "5"}
+    command = [wegweiser(), "schedule", "--sources", str(many_sources), "--db", db_url, "--workers", "2"]
+    harvesters = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                  for _ in range(3)]
+    victim, survivors = harvesters[0], harvesters[1:]
+    store = Store(db_url)
+    try:
+        held = _wait_for(lambda: [s["id"] for s in store.sources() if f":{victim.pid}:" in (s["leased_by"] or "")], 60)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        _wait_for(lambda: all(s["status"] == "ok" and not s["leased_by"] for s in store.sources()), 90)
+        sources = store.sources()
+        assert len(sources) == 40
+        assert all(len(store.records_of(s["id"])) == 3 for s in sources)          # none lost
+        # none twice: an organisation and an offer of each publisher, and the one event they all announce
+        assert len(store.entries()) == 40 * 2 + 1
+        logs = {s["id"]: store.harvest_log(s["id"]) for s in sources}
+        assert all([entry["status"] for entry in log] == ["ok"] for log in logs.values())  # each harvested once
+        pid_of = {source_id: int(log[0]["harvester"].split(":")[-2]) for source_id, log in logs.items()}  # host:pid:tag
+        assert set(pid_of.values()) <= {p.pid for p in harvesters}
+        taken_over = [source_id for source_id in held if pid_of[source_id] != victim.pid]
+        assert taken_over, f"the killed harvester's sources {held} should have been finished by the others"
+    finally:
+        for process in survivors:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=30)[1] for process in survivors]
+        store.close()
+    assert [p.returncode for p in survivors] == [0, 0], outputs
+
+
+def _wait_for(check, seconds: float):
+    """The first truthy answer of ``check``, asked every 0.1 s for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {seconds} s")
