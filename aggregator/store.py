@@ -107,8 +107,6 @@ class Store:
 
     def __init__(self, url: str | Path):
         self._backend = backend_for(url)
-        self.path = getattr(self._backend, "path", None)  # the SQLite file, if that is the backend
-        self.backend = self._backend.name
         self._lock = threading.RLock()
         self._depth = 0          # > 0 inside a transaction or snapshot of this store's connection
         self._closed = False     # closed by its owner: never connected again
@@ -175,35 +173,31 @@ class Store:
         """One write transaction. ``versioned``: it changes what readers see, so the directory's
         version goes up; ``exclusive``: it takes the directory's write lock (on SQLite every write
         does), else only the rows it locks itself (leases)."""
-        with self._lock:
-            if self._depth == 0:
-                self._ensure_connected()
-            self._backend.begin_write(self._db, exclusive=exclusive)
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                self._rollback()
-                raise
-            self._depth -= 1
+        with self._lock, self._within(lambda: self._backend.begin_write(self._db, exclusive=exclusive)):
+            yield
             if versioned and self._versioned:
                 self._q("UPDATE directory_version SET version = version + 1")
-            self._q("COMMIT")
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """One read-only snapshot of the directory."""
-        self._ensure_connected()
-        self._backend.begin_read(self._db)
+        with self._within(lambda: self._backend.begin_read(self._db)):
+            yield
+
+    @contextmanager
+    def _within(self, begin) -> Iterator[None]:
+        """Begin, run the body and COMMIT, or ROLLBACK if it raises."""
+        if self._depth == 0:
+            self._ensure_connected()
+        begin()
         self._depth += 1
         try:
             yield
         except BaseException:
-            self._depth -= 1
             self._rollback()
             raise
-        self._depth -= 1
+        finally:
+            self._depth -= 1
         self._q("COMMIT")
 
     def _rollback(self) -> None:
