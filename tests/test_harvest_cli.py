@@ -216,3 +216,10 @@ def _wait_for(check, seconds: float):
             return found
         time.sleep(0.1)
     raise AssertionError(f"not reached within {seconds} s")
+
+
+def test_an_unreachable_postgresql_is_named_without_its_password(tmp_path):
+    result = invoke("harvest", "--sources", str(EXAMPLES), "--db", "postgresql://wegweiser:geheim@127.0.0.1:9/directory")
+    assert result.exit_code == 2
+    assert "postgresql://wegweiser@127.0.0.1:9/directory: cannot open the database" in result.stderr
+    assert "geheim" not in result.output + result.stderr
