@@ -388,3 +388,25 @@ def directory_app(db_url):
 def directory_entries(app) -> list[dict]:
     with app.app_context():
         return directory.store().entries("event")
+
+
+def test_a_harvest_while_a_calendar_is_written_does_not_make_the_old_calendar_current(directory_app, monkeypatch):
+    """The ETag belongs to the directory as the document was read: a harvest committing while the
+    calendar is written must not label the old calendar with the new version, or subscribers would
+    keep it (304) until the next change."""
+    store, client = directory_app
+    harvest(store, "bruecke", ("event", SPRACHCAFE))
+    served = client.application.extensions["wegweiser_store"]
+    read_events = served.all_found
+
+    def harvest_meanwhile(*args, **kwargs):
+        found = read_events(*args, **kwargs)
+        harvest(store, "bruecke", ("event", SPRACHCAFE), ("event", SOMMERFEST), now="2026-11-22T11:00:00Z")
+        return found
+
+    monkeypatch.setattr(served, "all_found", harvest_meanwhile)
+    old = client.get("/events.ics")
+    monkeypatch.undo()
+    assert list(masters(old.data)) == ["Sprachcafé"]
+    again = client.get("/events.ics", headers={"If-None-Match": old.headers["ETag"]})
+    assert again.status_code == 200 and sorted(masters(again.data)) == ["Sommerfest", "Sprachcafé"]

@@ -8,13 +8,22 @@ import hashlib
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import Response, request
+from flask import Response, g, request
 
 from aggregator.query import REGION_TIMEZONE
 from webapp import directory
 
 
 def _validators() -> tuple[str, datetime]:
+    """The ETag, and the Last-Modified, read once per request before the document is built: read
+    after it, a harvest committing in between would label the old document with the new version,
+    and clients would keep the old one as current."""
+    if "validators" not in g:
+        g.validators = _read_validators()
+    return g.validators
+
+
+def _read_validators() -> tuple[str, datetime]:
     """The ETag, and the Last-Modified: the directory's last change, or the start of today when later,
     since lists start today."""
     last_change = directory.store().last_change()
