@@ -22,9 +22,10 @@ import psycopg
 # Any error a database driver raises: the CLI and the web app report these as "database unusable".
 DATABASE_ERRORS = (sqlite3.Error, psycopg.Error)
 
-# The key of the advisory lock every write to the directory holds (PostgreSQL); any number no
-# other application on the same database uses.
-WRITE_LOCK = 0x57656777  # "Wegw"
+# The keys of the advisory locks (PostgreSQL) every write to the directory holds, and a process
+# applying migrations; numbers no other application on the same database uses.
+WRITE_LOCK = 0x57656777      # "Wegw"
+MIGRATION_LOCK = 0x57654D69  # "WeMi"
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class PostgreSQL:
 
     def lock_migrations(self, db) -> None:
         """Two processes starting at once must not both apply a migration."""
-        db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
     def sql(self, statement: str) -> str:
         return _placeholders(statement)

@@ -152,11 +152,11 @@ class Store:
     def migrate(self) -> None:
         """Apply every migration not applied yet, each in its own transaction."""
         with self._lock:
-            self._q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
             for script in self._backend.migrations():
                 version = int(script.name.split("_", 1)[0])
-                with self._transaction(versioned=False):
+                with self._transaction(versioned=False, exclusive=False):
                     self._backend.lock_migrations(self._db)
+                    self._q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
                     if self._q("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
                         continue  # applied before, or by another process meanwhile
                     self._backend.run_script(self._db, script.read_text(encoding="utf-8"))

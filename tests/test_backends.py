@@ -2,6 +2,7 @@
 PostgreSQL's own parts work: search with German stems, and a server restart survived."""
 import json
 import shutil
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -133,3 +134,26 @@ def test_the_directory_survives_a_restart_of_postgresql(postgres, tmp_path):
     assert len(store.entries()) == count
     store.close()
     app.extensions["wegweiser_store"].close()
+
+
+def test_harvesters_and_web_workers_starting_at_once_migrate_a_new_database_once(postgres):
+    postgres.execute("CREATE DATABASE starting_at_once")
+    url, problems = postgres.url("starting_at_once"), []
+
+    def start() -> None:
+        try:
+            Store(url).close()
+        except Exception as exc:  # collected: the assertion names it
+            problems.append(repr(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+    store = Store(url)
+    scripts = len(list((REPO / "aggregator" / "migrations" / "postgresql").glob("*.sql")))
+    assert store.schema_version() == scripts
+    assert store._db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == scripts
+    store.close()
