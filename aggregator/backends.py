@@ -73,6 +73,11 @@ class SQLite:
     def lock_migrations(self, db) -> None:
         """BEGIN IMMEDIATE has already made this process the only writer."""
 
+    def analyze(self, db) -> None:
+        """Refresh the planner's statistics from a sample of each index (quick on any size)."""
+        db.execute("PRAGMA analysis_limit = 1000")
+        db.execute("ANALYZE")
+
     def sql(self, statement: str) -> str:
         return statement
 
@@ -151,6 +156,10 @@ class PostgreSQL:
     def lock_migrations(self, db) -> None:
         """Two processes starting at once must not both apply a migration."""
         db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+
+    def analyze(self, db) -> None:
+        """Refresh the planner's statistics of the tables searches read (from a sample of rows)."""
+        db.execute("ANALYZE entries, facets, occurrences, search, records, merge_keys")
 
     def sql(self, statement: str) -> str:
         return _placeholders(statement)

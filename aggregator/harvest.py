@@ -71,10 +71,19 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
                    today: date | None = None, holder: str | None = None) -> Outcome:
     """Harvest one source once and record what happened on it; never raises for the feed's faults.
     ``holder``: the harvester process leasing the source; what it found is stored only while it
-    still holds the lease (else ``LeaseLost`` is raised and nothing is written)."""
+    still holds the lease (else ``LeaseLost`` is raised and nothing is written). When the database
+    fails (a restart), that is recorded on the source once it answers again."""
     now = now or utc_now()
-    state = store.source_state(source.id)
     started = time.monotonic()
+    try:
+        return _harvest(store, source, fetcher, now, today, holder, started)
+    except DATABASE_ERRORS as exc:
+        return _record_unstored(store, source, exc, now, time.monotonic() - started, holder)
+
+
+def _harvest(store: Store, source: Source, fetcher: fetch.Fetcher, now: datetime, today: date | None,
+             holder: str | None, started: float) -> Outcome:
+    state = store.source_state(source.id)
     try:
         fetched = _fetch_first(source, fetcher, state)
         pages = [] if fetched.not_modified else _parse_pages(source, fetched, fetcher)
@@ -85,6 +94,8 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
             _leave_out_echoes(store, source, batch)
     except HarvestFailure as failure:
         return _record_failure(store, source, state, failure, now, time.monotonic() - started, holder)
+    except DATABASE_ERRORS:
+        raise  # not the feed's fault nor a bug: harvest_source records it
     except Exception as exc:  # a fault of ours must not stop the run or go unrecorded on the source
         failure = HarvestFailure("internal", f"{source.url}: the harvest failed unexpectedly ({type(exc).__name__}: {exc}); "
                                              "please report this to the maintainers of Wegweiser")
@@ -97,10 +108,7 @@ def harvest_source(store: Store, source: Source, fetcher: fetch.Fetcher, *, now:
         return Outcome(source.id, "unchanged")
     _keep_validators(state, fetched)
     state.succeeded(now, source.interval)
-    try:
-        counts = store.apply_harvest(state, batch, source.town, stamp(now), holder=holder)
-    except DATABASE_ERRORS as exc:
-        return _record_unstored(store, source, exc, now, time.monotonic() - started, holder)
+    counts = store.apply_harvest(state, batch, source.town, stamp(now), holder=holder)
     return Outcome(source.id, "ok", counts, state.notice or "")
 
 
@@ -169,11 +177,11 @@ def _record_failure(store: Store, source: Source, state: SourceState, failure: H
 
 def _record_unstored(store: Store, source: Source, exc: Exception, now: datetime, duration: float,
                      holder: str | None) -> Outcome:
-    """The feed was read but the database failed while storing it (a restart, a lost connection):
-    say so on the source once the database answers again. The state is read afresh, so the
-    validators of the feed that was not stored are not kept and the next harvest reads it in full."""
+    """The database failed during the harvest (a restart, a lost connection): say so on the source
+    once the database answers again. The state is read afresh, so the validators of a feed that was
+    not stored are not kept and the next harvest reads it in full."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    failure = HarvestFailure("database", f"{source.url}: the feed was read, but storing it failed because the database "
+    failure = HarvestFailure("database", f"{source.url}: the harvest could not be finished because the directory's database "
                                          f"{store.describe()} did not answer ({reason}); the last good data stays, "
                                          "and the harvest is tried again within minutes")
     waited = 0.0

@@ -110,6 +110,7 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0          # > 0 inside a transaction or snapshot of this store's connection
         self._closed = False     # closed by its owner: never connected again
+        self._unanalyzed = 0     # records changed since the planner's statistics were refreshed
         self._db = self._backend.connect()
         self._versioned = False  # writes raise the version once its table exists (after the migrations)
         self.migrate()
@@ -283,13 +284,18 @@ class Store:
             return []
         at, marks = stamp(now), ",".join("?" * len(among))
         with self._transaction(versioned=False, exclusive=False):
-            due = [row[0] for row in self._q(
-                f"SELECT id FROM sources WHERE id IN ({marks}) AND status != 'retired' "
+            due = self._q(
+                f"SELECT id, leased_by FROM sources WHERE id IN ({marks}) AND status != 'retired' "
                 "AND (next_check IS NULL OR next_check <= ?) AND (lease_until IS NULL OR lease_until <= ?) "
-                f"ORDER BY coalesce(next_check, ''), id LIMIT ? {self._backend.skip_locked}", [*among, at, at, limit])]
+                f"ORDER BY coalesce(next_check, ''), id LIMIT ? {self._backend.skip_locked}", [*among, at, at, limit]).fetchall()
             self._many("UPDATE sources SET leased_by = ?, lease_until = ? WHERE id = ?",
-                       [(holder, stamp(now + lease), source_id) for source_id in due])
-        return due
+                       [(holder, stamp(now + lease), source_id) for source_id, _ in due])
+            # A lease left to run out is a harvest that never finished: the health page says so.
+            self._many("INSERT INTO harvest_log (source_id, at, status, message, harvester) VALUES (?, ?, 'interrupted', ?, ?)",
+                       [(source_id, at, f"the harvester {gone} stopped renewing its lease before it finished (it stopped, "
+                                        "or lost the database); another harvester took the source over", holder)
+                        for source_id, gone in due if gone])
+        return [source_id for source_id, _ in due]
 
     def renew_leases(self, holder: str, source_ids: list[str], until: datetime) -> None:
         """Keep the leases of the sources a harvester is still working on."""
@@ -371,6 +377,7 @@ class Store:
             state.accepted, state.rejected, state.withdrawn = len(batch.records), counts.rejected, counts.withdrawn
             self._write_state(state)
             self._log(state, now, state.notice or "", counts, holder)
+        self._note_changes(counts.new + counts.updated + counts.withdrawn)
         return counts
 
     def _upsert_record(self, source_id: str, accepted: AcceptedRecord, existing: dict | None,
@@ -645,7 +652,22 @@ class Store:
                                     "AND withdrawn_at IS NULL AND data IS NOT NULL").fetchall()
             for entry_id, data, zone_name in rows:
                 self._write_occurrences(entry_id, json.loads(data), zone_name or REGION_TIMEZONE, now)
+        self._note_changes(len(rows))
         return len(rows)
+
+    # The query planner chooses by the tables' statistics; a directory that a first harvest has just
+    # filled has none, and PostgreSQL then answers searches several times slower until autovacuum
+    # comes round. So the store refreshes them itself after this many changed records.
+    analyze_after = 2000
+
+    def _note_changes(self, changed: int) -> None:
+        with self._lock:
+            self._unanalyzed += changed
+            if self._unanalyzed < self.analyze_after:
+                return
+            self._unanalyzed = 0
+            self._ensure_connected()
+            self._backend.analyze(self._db)
 
     @_reading
     def find(self, kind: str, filters: Filters, *, page: int = 1, per_page: int = 20) -> Found:

@@ -83,12 +83,15 @@ def test_a_lease_that_ran_out_is_taken_over_and_the_old_holder_stores_nothing(st
     assert store.lease_due("crashed", [source.id], NOW, LEASE, 1) == [source.id]
     assert store.lease_due("other", [source.id], NOW + LEASE - timedelta(seconds=1), LEASE, 1) == []
     assert store.lease_due("other", [source.id], NOW + LEASE, LEASE, 1) == [source.id]
+    [taken_over] = store.harvest_log(source.id)
+    assert (taken_over["status"], taken_over["harvester"]) == ("interrupted", "other")
+    assert taken_over["message"].startswith("the harvester crashed stopped renewing its lease before it finished")
     with pytest.raises(LeaseLost, match="the lease of crashed ran out and other holds the source now"):
         harvest_source(store, source, Fetcher(), now=NOW, holder="crashed")
-    assert store.records_of(source.id) == [] and store.harvest_log(source.id) == []
+    assert store.records_of(source.id) == [] and len(store.harvest_log(source.id)) == 1
     outcome = harvest_source(store, source, Fetcher(), now=NOW, holder="other")
     assert outcome.status == "ok" and store.records_of(source.id)
-    assert [entry["harvester"] for entry in store.harvest_log(source.id)] == ["other"]
+    assert [(e["status"], e["harvester"]) for e in store.harvest_log(source.id)] == [("ok", "other"), ("interrupted", "other")]
 
 
 def test_renewed_leases_are_not_taken_over(store):

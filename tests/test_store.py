@@ -189,3 +189,22 @@ def test_every_write_raises_the_version_even_with_an_older_clock(store):
     after_first = store.version()
     harvest(store, "stadt", ("event", event("markt", "Markt", start="2027-04-01T10:00")), now="2026-11-01T10:00:00Z")
     assert before < after_first < store.version()
+
+
+def test_the_planners_statistics_are_refreshed_after_many_changes(store):
+    """A directory a first harvest has just filled has no statistics, and searches take plans made
+    blind (several times slower on PostgreSQL) until they are gathered."""
+    store.analyze_after = 3
+    harvest(store, "bruecke", ("offer", offer("a", {"de": "A"})), ("offer", offer("b", {"de": "B"})))
+    assert not analyzed(store)
+    harvest(store, "bruecke", *[("offer", offer(n, {"de": n})) for n in "abc"])
+    assert analyzed(store)
+
+
+def analyzed(store: Store) -> bool:
+    """Whether the database holds planner statistics for the entries table."""
+    db = store._db
+    if isinstance(db, sqlite3.Connection):
+        return bool(db.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()) and bool(
+            db.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'entries'").fetchone())
+    return db.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'entries'").fetchone()[0]

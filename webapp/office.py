@@ -85,8 +85,8 @@ def failure_in_words(failure_class: str | None) -> str | None:
         "parse": _("The feed could not be read as a Wegweiser feed, iCalendar, RSS or Atom, or a web page with events."),
         "invalid": _("The feed is readable, but cannot be used as a whole."),
         "internal": _("The harvester failed on this feed; please report it to the maintainers of Wegweiser."),
-        "database": _("The feed was read, but the directory's own database did not answer while it was stored "
-                      "(a restart, say); the last good data stays and the harvest is tried again within minutes."),
+        "database": _("The directory's own database did not answer during the harvest (a restart, say); the last "
+                      "good data stays and the harvest is tried again within minutes."),
     }
     return words.get(failure_class) if failure_class else None
 
@@ -144,8 +144,15 @@ def source_health(row: dict) -> dict:
         "failure": failure_in_words(row["failure_class"]),
         "last_error": _without_path(row["last_error"], row["url"], local), "notice": row["notice"], "withdrawals_held_since": row["shrink_held_since"],
         "rejections": rejections, "history": history,
-        "harvesting": {"by": row["leased_by"], "until": row["lease_until"]} if row["leased_by"] else None,
+        "harvesting": _harvesting(row),
     }
+
+
+def _harvesting(row: dict) -> dict | None:
+    """Who harvests the source now, while its lease runs (a lease run out is a harvester gone)."""
+    if not row["leased_by"] or row["lease_until"] <= stamp(utc_now()):
+        return None
+    return {"by": row["leased_by"], "until": row["lease_until"]}
 
 
 def _order(row: dict) -> tuple:
