@@ -82,7 +82,7 @@ def test_the_health_page_texts_are_quoted(drill):
     (_, out, _), _ = drill
     assert "-- no entry by the killed" in out
     assert re.search(r"health: during the outage: HTTP 503, Retry-After \d+", out)
-    assert re.search(r"while failing: condition failing, failure_class database, failure \"The feed was read", out)
+    assert re.search(r"while failing: condition failing, failure_class database, failure \"The directory's own database did not answer", out)
     assert re.search(r"history \(newest first\): ok by .*; failed/database by ", out)
     assert "failure_class server-error" in out and "failure_class parse" in out
     assert "withdrawals are held (harvest 1 of 3" in out and "the missing records were withdrawn" in out
