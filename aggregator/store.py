@@ -85,8 +85,8 @@ def _reading(method):
                 with self._snapshot():
                     return method(self, *args, **kwargs)
             except self._backend.disconnects:
-                if self._closed:
-                    raise
+                if self._closed or not self._backend.is_broken(self._db):
+                    raise  # a statement cancelled or timed out: the connection is fine, and the read not to repeat
                 self._reconnect()
                 with self._snapshot():
                     return method(self, *args, **kwargs)

@@ -1,31 +1,46 @@
 """Web speed: search latency and the calendar subscription on a generated directory, each beside the
-store call it is built on, all measured in the same run.
+store call it is built on, all measured in the same run, on SQLite or on PostgreSQL.
 
-    python bench/web_bench.py [--offers 100000] [--events 200000] [--ics-events 10000] [--queries 200]
-                              [--budget 180] [--request-limit 30] [--keep | --db PATH]
+    python bench/web_bench.py [--backend sqlite|postgresql] [--offers 100000] [--events 200000]
+                              [--ics-events 10000] [--queries 200] [--budget 180] [--request-limit 30]
+                              [--keep | --db PATH]
 
 The directory is generated through the store's own write path (``Store.apply_harvest``, one
 transaction per source, as a harvest writes it), so its search index, facets and expanded dates are
 those a real harvest builds: sources of a few thousand records each, titles and descriptions in
-German, Turkish, Arabic and Ukrainian, a quarter of the events repeating weekly. Generating the full
-size takes about half an hour, so with ``--keep`` the SQLite file stays in the system's temporary
-folder under a name made of the sizes, and the next run of the same sizes reuses it; ``--db PATH``
-uses (or generates and keeps) a file of your choice; otherwise the file is removed at the end.
+German, Turkish, Arabic and Ukrainian, a quarter of the events repeating weekly.
+
+``--backend sqlite`` (the default): generating the full size takes about half an hour, so with
+``--keep`` the SQLite file stays in the system's temporary folder under a name made of the sizes, and
+the next run of the same sizes reuses it; ``--db PATH`` uses (or generates and keeps) a file of your
+choice; otherwise the file is removed at the end.
+
+``--backend postgresql``: a throw-away PostgreSQL server (Debian's binaries, ``tests/postgres.py``:
+a new cluster in a temporary folder, on 127.0.0.1, durability settings off, shared_buffers as
+installed) holds the directory, generated anew in every run; after generating, the directory is
+vacuumed and analysed once, as autovacuum would do shortly after a harvest, so the planner has its
+statistics and no autovacuum runs beside the measurements. The server and its folder are removed at
+the end, so ``--keep`` and ``--db`` do not apply.
 
 Measured, each request timed with its body read, and the baselines interleaved with it query by query:
 - search: a set of real queries (compound parts, Turkish and Arabic letters, facets, date ranges)
   against ``/``, ``/events`` and ``/api/v1/offers``, through Flask's test client and through a real
   HTTP server on 127.0.0.1, and each query's first asking apart (nothing cached for it yet); beside
   the store call the view makes (``Store.find`` or ``Store.occurrences_in``) and the bare full-text
-  MATCH count on a connection of its own;
+  count on a connection of its own: on SQLite the MATCH of the trigram and word indexes, on
+  PostgreSQL the same conditions the store puts on the ``search`` table (``text LIKE '%word%' OR
+  words @@ plainto_tsquery('german', word)`` for words of three letters or more, a prefix tsquery for
+  shorter ones), without the entries, filters, ranking and paging around them;
 - ``/events.ics`` for one town holding ``--ics-events`` events: the full response (the first one
   apart, its events not yet written) and the 304 answer to its ETag, beside the store call the view
   makes (``Store.all_found``) and ``Store.occurrences_in`` for the same town and year.
 Each series runs ``--queries`` times, or fewer once it has taken ``--budget`` seconds (the runs
 column says how many). A page or store call still running after ``--request-limit`` seconds is
-interrupted and its query left out of every series of that endpoint, named in the report; an
-endpoint that does not answer is left out with its status. Compare the ratios, not the absolute
-numbers: these machines are noisy.
+interrupted (SQLite: the connections are interrupted; PostgreSQL: their statements are cancelled)
+and its query left out of every series of that endpoint, named in the report; an endpoint that does
+not answer is left out with its status. Compare the ratios, not the absolute numbers: these machines
+are noisy. Between the backends, compare the ratios to each one's own baselines first; the absolute
+figures of two runs are comparable only as far as the machine was equally busy.
 """
 import argparse
 import http.client
@@ -46,11 +61,16 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlencode
 
-from aggregator import merge
-from aggregator.health import stamp
-from aggregator.query import Filters
-from aggregator.sources import DEFAULT_INTERVAL, Source
-from aggregator.store import AcceptedRecord, HarvestBatch, Store
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the PostgreSQL backend starts its server with tests/postgres.py
+
+from aggregator import merge  # noqa: E402
+from aggregator.health import stamp  # noqa: E402
+from aggregator.query import Filters  # noqa: E402
+from aggregator.sources import DEFAULT_INTERVAL, Source  # noqa: E402
+from aggregator.store import AcceptedRecord, HarvestBatch, Store  # noqa: E402
 
 # The directory is generated as of a fixed day and the app is told it is that day, so a kept file
 # answers the same whenever it is reused.
@@ -325,9 +345,9 @@ def batch_of(document: dict, source: Source) -> HarvestBatch:
     return HarvestBatch(source.url, publisher, document["timezone"], records)
 
 
-def generate(path: Path, plan: Plan) -> None:
-    """Write the directory into a new SQLite file at ``path``, source by source, saying how far it got."""
-    store = Store(path)
+def generate(url: str | Path, plan: Plan) -> None:
+    """Write the directory into the new, empty store at ``url``, source by source, saying how far it got."""
+    store = Store(url)
     sources = [source_of(s) for s in range(plan.sources)]
     store.register_sources(sources)
     started, records, shown = time.perf_counter(), 0, 0.0
@@ -358,8 +378,7 @@ def prepare(plan: Plan, path: Path) -> bool:
     if path.exists():
         print(f"directory: reusing {path}")
         return False
-    print(f"directory: generating {plan.offers:,} offers and {plan.events:,} events from {plan.sources:,} feed{'s' * (plan.sources > 1)} "
-          f"into {path}", flush=True)
+    announce_generating(plan, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written under another name first, so an interrupted run leaves no half directory to be reused.
     partial = path.with_name(path.name + ".partial")
@@ -373,9 +392,131 @@ def prepare(plan: Plan, path: Path) -> bool:
     return True
 
 
+def announce_generating(plan: Plan, where: object) -> None:
+    print(f"directory: generating {plan.offers:,} offers and {plan.events:,} events from {plan.sources:,} feed{'s' * (plan.sources > 1)} "
+          f"into {where}", flush=True)
+
+
 def remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+# --- the database under the directory -----------------------------------------------------------
+
+class SQLiteDirectory:
+    """The directory in a SQLite file, and what the bench asks of that file beside the store."""
+
+    name = "sqlite"
+    bare_label = "FTS MATCH count, bare"
+    interrupted = sqlite3.OperationalError  # what a statement raises once its connection is interrupted
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.url = f"sqlite:///{path}"
+
+    @staticmethod
+    def version() -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def connect(self) -> sqlite3.Connection:
+        """A read-only connection of the bench's own, for the bare counts and the directory's size."""
+        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+
+    @staticmethod
+    def interrupt(connection: sqlite3.Connection) -> None:
+        connection.interrupt()
+
+    def size(self, db: sqlite3.Connection) -> str:
+        return f"{self.path.stat().st_size / 2**20:,.0f} MB of SQLite"
+
+    @staticmethod
+    def count_text(db: sqlite3.Connection, q: str) -> int:
+        """The bare full-text lookup under a search: how many entries hold every folded word (three
+        letters or more anywhere, as trigrams; shorter ones as the start of a word)."""
+        words = merge.fold(q).split()
+        long, short = [w for w in words if len(w) >= 3], [w for w in words if len(w) < 3]
+        parts, args = [], []
+        if long:
+            parts.append("rowid IN (SELECT rowid FROM search_trigrams WHERE search_trigrams MATCH ?)")
+            args.append(" AND ".join(_phrase(w) for w in long))
+        if short:
+            parts.append("rowid IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)")
+            args.append(" AND ".join(_phrase(w) + "*" for w in short))
+        return db.execute(f"SELECT count(*) FROM search_words WHERE {' AND '.join(parts)}", args).fetchone()[0]
+
+
+class PostgresDirectory:
+    """The directory in a database on a PostgreSQL server, and what the bench asks of it beside the store."""
+
+    name = "postgresql"
+    bare_label = "LIKE or tsquery count, bare"
+    interrupted = psycopg.OperationalError  # a cancelled statement raises QueryCanceled, one of these
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def version(self) -> str:
+        with psycopg.connect(self.url, connect_timeout=10) as db:
+            return "PostgreSQL " + db.execute("SHOW server_version").fetchone()[0]
+
+    def connect(self) -> psycopg.Connection:
+        """A read-only connection of the bench's own, for the bare counts and the directory's size;
+        named apart from the store's connections in pg_stat_activity."""
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="web-bench",
+                               options="-c default_transaction_read_only=on")
+
+    @staticmethod
+    def interrupt(connection: psycopg.Connection) -> None:
+        """Ask the server to cancel the connection's running statement; an idle one ignores it, and
+        a connection the store has closed meanwhile is skipped."""
+        with suppress(psycopg.Error):
+            connection.cancel_safe(timeout=10)
+
+    def settle(self) -> None:
+        """VACUUM ANALYZE once after generating: the statistics and visibility map autovacuum would
+        have made shortly after a harvest, made now so that it does not run beside the measurements."""
+        started = time.perf_counter()
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as db:
+            db.execute("VACUUM ANALYZE")
+        print(f"  vacuumed and analysed in {time.perf_counter() - started:,.0f} s", flush=True)
+
+    @staticmethod
+    def size(db: psycopg.Connection) -> str:
+        total = db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        largest = db.execute("SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relkind = 'r' "
+                             "AND relnamespace = 'public'::regnamespace ORDER BY 2 DESC LIMIT 4").fetchall()
+        tables = ", ".join(f"{name} {size / 2**20:,.0f}" for name, size in largest)
+        return f"{total / 2**20:,.0f} MB of PostgreSQL (largest tables with their indexes, MB: {tables})"
+
+    @staticmethod
+    def count_text(db: psycopg.Connection, q: str) -> int:
+        """The bare full-text lookup under a search, as the store words it on the search table: how
+        many entries hold every folded word (three letters or more inside a word, by the trigram
+        index, or as a word of the same German stem; shorter ones as the start of a word)."""
+        conditions, args = [], []
+        for word in merge.fold(q).split():
+            if len(word) >= 3:
+                conditions.append("(text LIKE %s OR words @@ plainto_tsquery('german', %s))")
+                args += [_like_pattern(word), word]
+            else:
+                conditions.append("words @@ to_tsquery('simple', %s)")
+                args.append(_prefix_query(word))
+        return db.execute(f"SELECT count(*) FROM search WHERE {' AND '.join(conditions)}", args).fetchone()[0]
+
+
+def _phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _like_pattern(word: str) -> str:
+    """``word`` anywhere, its LIKE wildcards taken literally."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _prefix_query(word: str) -> str:
+    """A tsquery for words that start with ``word``, whatever characters it holds."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "':*"
 
 
 # --- timing ---------------------------------------------------------------------------------
@@ -415,34 +556,47 @@ class Series:
 
 
 class Watchdog:
-    """Runs a call and interrupts the SQLite statements of the given connections once it has run
-    ``limit`` seconds, so that a pathological query costs the run a bounded time, not hours."""
+    """Runs a call and, once it has run ``limit`` seconds, interrupts the statements of the
+    connections it is given, so that a pathological query costs the run a bounded time, not hours.
+    The interruption is repeated every second until the call returns: a cancel that arrives
+    between two of its statements finds the connection idle and is ignored."""
 
-    def __init__(self, limit: float, connections: list[sqlite3.Connection]):
+    AGAIN = 1.0  # seconds between interruptions once over the limit
+
+    def __init__(self, limit: float, directory: SQLiteDirectory | PostgresDirectory, connections):
         self.limit = limit
-        self.connections = connections
+        self.directory = directory
+        self.connections = connections  # () -> the connections now in use
 
     def run(self, call, *args) -> tuple[object, float, bool]:
         """The call's result (None if interrupted), its seconds, and whether it ran over the limit."""
-        over = threading.Event()
+        over, done = threading.Event(), threading.Event()
 
-        def interrupt() -> None:
+        def interrupt_while_running() -> None:
+            if done.wait(self.limit):
+                return
             over.set()
-            for connection in self.connections:
-                connection.interrupt()
+            while True:
+                for connection in self.connections():
+                    self.directory.interrupt(connection)
+                if done.wait(self.AGAIN):
+                    return
 
-        timer = threading.Timer(self.limit, interrupt)
-        timer.start()
+        # Joined before returning, so no interruption meant for this call can reach the next one.
+        watcher = threading.Thread(target=interrupt_while_running, daemon=True)
+        watcher.start()
         started = time.perf_counter()
         try:
             result = call(*args)
-        except sqlite3.OperationalError:
+        except self.directory.interrupted:
             if not over.is_set():
                 raise
             result = None
         finally:
-            timer.cancel()
-        return result, time.perf_counter() - started, over.is_set()
+            seconds = time.perf_counter() - started
+            done.set()
+            watcher.join()
+        return result, seconds, over.is_set()
 
 
 def rounds(runs: int, budget: float, minimum: int):
@@ -532,25 +686,6 @@ ENDPOINTS = [
 ]
 
 
-def _phrase(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
-
-
-def fts_count(db: sqlite3.Connection, q: str) -> int:
-    """The bare full-text lookup under a search: how many entries hold every folded word (three
-    letters or more anywhere, as trigrams; shorter ones as the start of a word)."""
-    words = merge.fold(q).split()
-    long, short = [w for w in words if len(w) >= 3], [w for w in words if len(w) < 3]
-    parts, args = [], []
-    if long:
-        parts.append("rowid IN (SELECT rowid FROM search_trigrams WHERE search_trigrams MATCH ?)")
-        args.append(" AND ".join(_phrase(w) for w in long))
-    if short:
-        parts.append("rowid IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)")
-        args.append(" AND ".join(_phrase(w) + "*" for w in short))
-    return db.execute(f"SELECT count(*) FROM search_words WHERE {' AND '.join(parts)}", args).fetchone()[0]
-
-
 def url_of(path: str, query: dict) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
@@ -599,13 +734,14 @@ class Server:
 
 @dataclass
 class Bench:
-    """What every measurement uses: the app's test client, a server, the store, a connection of
-    its own for the bare queries, and the watchdog over both connections."""
+    """What every measurement uses: the app's test client, a server, the store, the database under
+    it with a connection of the bench's own for the bare queries, and the watchdog over both connections."""
 
     client: object
     server: Server
     store: Store
-    db: sqlite3.Connection
+    directory: SQLiteDirectory | PostgresDirectory
+    db: sqlite3.Connection | psycopg.Connection
     watchdog: Watchdog
     runs: int
     budget: float
@@ -619,11 +755,11 @@ def measure_search(endpoint: Endpoint, bench: Bench) -> dict:
     filters = [Filters.from_args(q) for q in queries]
     urls = [url_of(endpoint.path, q) for q in queries]
     series = [Series(f"{endpoint.path} (test client)"), Series(f"{endpoint.path} (HTTP, 127.0.0.1)"),
-              Series(endpoint.baseline_label), Series("FTS MATCH count, bare")]
+              Series(endpoint.baseline_label), Series(bench.directory.bare_label)]
     first = Series(f"{endpoint.path}, first asked (test client)")
     calls = [lambda k: bench.client.get(urls[k]).status_code, lambda k: bench.server.get(urls[k]),
              lambda k: endpoint.baseline(bench.store, filters[k]),
-             lambda k: fts_count(bench.db, queries[k]["q"]) if queries[k].get("q") else None]
+             lambda k: bench.directory.count_text(bench.db, queries[k]["q"]) if queries[k].get("q") else None]
     matches, given_up = {}, {}
     for k in range(len(queries)):
         status, seconds, over = bench.watchdog.run(calls[0], k)
@@ -714,11 +850,11 @@ def print_ratio(label: str, part: Series, base: Series) -> None:
         print(f"    {label:<42}{part.median / base.median:9.1f} x{part.p95 / base.p95:9.1f} x")
 
 
-def report_directory(db: sqlite3.Connection, path: Path) -> None:
+def report_directory(directory: SQLiteDirectory | PostgresDirectory, db) -> None:
     kinds = dict(db.execute("SELECT kind, count(*) FROM entries WHERE withdrawn_at IS NULL GROUP BY kind").fetchall())
     dates = db.execute("SELECT count(*) FROM occurrences").fetchone()[0]
     print(f"directory: {kinds.get('offer', 0):,} offers, {kinds.get('event', 0):,} events with {dates:,} dates, "
-          f"{kinds.get('organisation', 0):,} organisations; {path.stat().st_size / 2**20:,.0f} MB of SQLite")
+          f"{kinds.get('organisation', 0):,} organisations; {directory.size(db)}")
 
 
 def report_search(path: str, figures: dict) -> None:
@@ -737,7 +873,7 @@ def report_search(path: str, figures: dict) -> None:
         print_series(series)
     print_ratio(f"test client / {store.label}", app, store)
     print_ratio(f"HTTP / {store.label}", over_http, store)
-    print_ratio(f"{store.label} / bare FTS count", store.of(fts.runs), fts)  # over the queries with words
+    print_ratio(f"{store.label} / bare count", store.of(fts.runs), fts)  # over the queries with words
     if figures["slowest"]:
         url, seconds = figures["slowest"]
         print(f"    slowest query: {url} ({seconds * 1000:,.1f} ms median through the test client)")
@@ -762,18 +898,19 @@ def report_ics(figures: dict, plan: Plan) -> None:
         print(f"    NOT OK: If-None-Match with the ETag {figures['etag']} was answered {sorted(figures['conditional'])}, not 304")
 
 
-def run(args, plan: Plan, path: Path) -> None:
+def run(args, plan: Plan, directory: SQLiteDirectory | PostgresDirectory) -> None:
     from webapp import create_app
-    app = create_app(f"sqlite:///{path}", {"TODAY": TODAY})
-    # An interrupted query is a 500 the report names; its traceback would only bury the figures.
+    app = create_app(directory.url, {"TODAY": TODAY})
+    # An interrupted query is an error page the report names; its traceback would only bury the figures.
     app.logger.setLevel(logging.CRITICAL)
     store = app.extensions["wegweiser_store"]
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    # The store keeps its one connection to itself; interrupting it is the only way to bound its statements.
-    bench = Bench(app.test_client(), Server(app), store, db, Watchdog(args.request_limit, [store._db, db]),
-                  args.queries, args.budget)
+    db = directory.connect()
+    # The store keeps its one connection to itself (a new one after a reconnect); interrupting it is
+    # the only way to bound its statements.
+    watchdog = Watchdog(args.request_limit, directory, lambda: [store._db, db])
+    bench = Bench(app.test_client(), Server(app), store, directory, db, watchdog, args.queries, args.budget)
     try:
-        report_directory(db, path)
+        report_directory(directory, db)
         print(f"{'':44}{'median ms':>11}{'p95 ms':>11}{'runs':>7}")
         for endpoint in ENDPOINTS:
             report_search(endpoint.path, measure_search(endpoint, bench))
@@ -784,8 +921,41 @@ def run(args, plan: Plan, path: Path) -> None:
         store.close()
 
 
+def on_sqlite(args, plan: Plan) -> None:
+    """Generate (or reuse) the SQLite file, measure, and remove the file unless it is to be kept."""
+    directory = SQLiteDirectory(args.db or kept_path(plan))
+    print(f"backend: {directory.name}, {directory.version()}")
+    generated = prepare(plan, directory.path)
+    try:
+        run(args, plan, directory)
+    finally:
+        if generated and not (args.keep or args.db):
+            remove_database(directory.path)
+            with suppress(OSError):  # the folder of kept directories, unless others are kept there
+                directory.path.parent.rmdir()
+
+
+def on_postgresql(args, plan: Plan) -> None:
+    """Start a throw-away server, generate the directory into a new database, measure, and remove
+    the server with its folder whatever happens."""
+    from tests.postgres import started_server
+    server = started_server()
+    try:
+        directory = PostgresDirectory(server.new_database())
+        print(f"backend: {directory.name}, {directory.version()}, a throw-away server on 127.0.0.1:{server.port}")
+        announce_generating(plan, directory.url)
+        generate(directory.url, plan)
+        directory.settle()
+        run(args, plan, directory)
+    finally:
+        server.remove()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the database under the directory; postgresql starts a throw-away server "
+                             "(Debian's binaries) and removes it at the end")
     parser.add_argument("--offers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--ics-events", type=int, default=10_000, help="events in the town whose calendar is fetched")
@@ -794,23 +964,23 @@ def main() -> None:
     parser.add_argument("--request-limit", type=float, default=30,
                         help="seconds after which a request or store call is interrupted and its query left out")
     kept = parser.add_mutually_exclusive_group()
-    kept.add_argument("--keep", action="store_true", help="keep the generated directory for the next run of these sizes")
-    kept.add_argument("--db", type=Path, help="use (or generate and keep) the directory at this SQLite file")
+    kept.add_argument("--keep", action="store_true",
+                      help="keep the generated SQLite file for the next run of these sizes (sqlite only: "
+                           "a postgresql directory is generated anew each run)")
+    kept.add_argument("--db", type=Path, help="use (or generate and keep) the directory at this SQLite file (sqlite only)")
     args = parser.parse_args()
     if not 0 < args.ics_events <= args.events or args.offers < 1:
         parser.error("--ics-events must be between 1 and --events, and --offers at least 1")
+    if args.backend == "postgresql" and (args.keep or args.db):
+        parser.error("--keep and --db keep a SQLite file; with --backend postgresql the server and its directory "
+                     "are always removed at the end")
     plan = Plan(args.offers, args.events, args.ics_events)
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     check_generated(plan)
-    path = args.db or kept_path(plan)
-    generated = prepare(plan, path)
-    try:
-        run(args, plan, path)
-    finally:
-        if generated and not (args.keep or args.db):
-            remove_database(path)
-            with suppress(OSError):  # the folder of kept directories, unless others are kept there
-                path.parent.rmdir()
+    if args.backend == "postgresql":
+        on_postgresql(args, plan)
+    else:
+        on_sqlite(args, plan)
 
 
 if __name__ == "__main__":

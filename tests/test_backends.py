@@ -157,3 +157,20 @@ def test_harvesters_and_web_workers_starting_at_once_migrate_a_new_database_once
     assert store.schema_version() == scripts
     assert store._db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == scripts
     store.close()
+
+
+def test_a_read_cancelled_by_a_statement_timeout_is_not_taken_for_a_lost_connection(postgres):
+    """An operator's statement_timeout bounds slow reads: the read fails once, on the same connection."""
+    import psycopg
+
+    url = postgres.new_database()
+    postgres.execute(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET statement_timeout = '200ms'")
+    store = Store(url)
+    connection = store._db.info.backend_pid
+    with psycopg.connect(url) as locker:
+        locker.execute("LOCK TABLE search IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            store.search("beratung")
+    assert store._db.info.backend_pid == connection
+    assert store.search("beratung") == []
+    store.close()
