@@ -794,6 +794,12 @@ class Store:
             order_args += [high or "9999", low or "0000", low or "0000"]
         return ", ".join(order + ["e.title", "e.entry_id"]), join, join_args, order_args
 
+    @_reading
+    def facet_counts(self, kind: str, filters: Filters) -> dict[str, dict[str, int]]:
+        """Per facet, how many current entries of a kind each value has under the filters without
+        that facet's own (as ``find`` gives them, for pages that list something else)."""
+        return self._facet_counts(kind, filters)
+
     def _facet_counts(self, kind: str, filters: Filters) -> dict[str, dict[str, int]]:
         """Per facet, how many entries each value has under the filters without that facet's own,
         kept until the directory changes: counting takes seconds on a large directory, and most

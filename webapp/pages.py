@@ -24,18 +24,18 @@ EVENT_DATES_SHOWN = 200      # per page of /events; later days are one link away
 NEXT_DATES_SHOWN = 12        # on an event's page
 
 
-def _facet_names(found) -> dict[str, str]:
+def _facet_names(facets: dict[str, dict[str, int]]) -> dict[str, str]:
     """Names of the organisations among the facet values (their ids), for the labels."""
     return {entry_id: pick(name)[1] for entry_id, name in
-            directory.store().names(list(found.facets.get("organisation", {}))).items()}
+            directory.store().names(list(facets.get("organisation", {}))).items()}
 
 
-def _facets(found, filters: Filters) -> list[dict]:
+def _facets(facets: dict[str, dict[str, int]], filters: Filters) -> list[dict]:
     """Each facet with its most frequent values and every chosen one, with counts and labels."""
-    names = _facet_names(found)
+    names = _facet_names(facets)
     shown = []
     for facet in FACETS:
-        counts = found.facets.get(facet, {})
+        counts = facets.get(facet, {})
         chosen = filters.facet_values(facet)
         values = list(counts)[:FACET_VALUES_SHOWN]
         values += [v for v in chosen if v not in values]
@@ -52,7 +52,7 @@ def home():
     found = directory.found("offer", filters, page, per_page)
     others = {"event": directory.store().count("event", directory.with_event_range(filters)),
               "organisation": directory.store().count("organisation", filters)}
-    return render_template("home.html", found=found, filters=filters, facets=_facets(found, filters), others=others,
+    return render_template("home.html", found=found, filters=filters, facets=_facets(found.facets, filters), others=others,
                            names=directory.store().names(_providers(found.entries)))
 
 
@@ -61,7 +61,7 @@ def organisations():
     filters = directory.request_filters()
     page, per_page = directory.request_page()
     found = directory.found("organisation", filters, page, per_page)
-    return render_template("organisations.html", found=found, filters=filters, facets=_facets(found, filters))
+    return render_template("organisations.html", found=found, filters=filters, facets=_facets(found.facets, filters))
 
 
 def _providers(entries: list[dict]) -> list[str]:
@@ -84,9 +84,10 @@ def events():
     # By the day and time in each event's own zone, so an event elsewhere never splits a day in two.
     dates.sort(key=lambda d: (d.occurrence.start_local, d.occurrence.start_utc))
     days = [(day, list(items)) for day, items in groupby(dates, key=_local_day)]
-    found = directory.found("event", replace(filters, from_=start, to=end), 1, 1)
+    # Only the counts: a page of events in order of their first date would sort every match first.
+    counts = directory.store().facet_counts("event", replace(filters, from_=start, to=end))
     return render_template("events.html", days=days, filters=filters, start=start, end=end, later=later,
-                           facets=_facets(found, filters))
+                           facets=_facets(counts, filters))
 
 
 @blueprint.get("/events/year")
