@@ -706,13 +706,18 @@ def _database_then_ok(history: list[str]) -> bool:
     return "database" in history and "ok" in history[:history.index("database")]
 
 
+def _chosen_source(drill: Drill, n: int) -> tuple[int, str, dict, int]:
+    """The n-th source of a filled directory (wrapping around): its number, id, the reference, and
+    how many records it publishes."""
+    drill.ensure_filled()
+    n %= drill.args.sources
+    source, wanted = source_id(n), drill.wanted()
+    return n, source, wanted, sum(w.source_id == source for w in wanted.values())
+
+
 def flap_scenario(drill: Drill) -> Result:
     result = Result("flapping source")
-    drill.ensure_filled()
-    n = 1 % drill.args.sources
-    source = source_id(n)
-    wanted = drill.wanted()
-    count = sum(w.source_id == source for w in wanted.values())
+    n, source, wanted, count = _chosen_source(drill, 1)
     drill.feeds(flap=n)
     started = time.monotonic()
     seen, classes = [], []
@@ -754,11 +759,7 @@ def others_snapshot(drill: Drill, source: str) -> list[tuple]:
 
 def empty_scenario(drill: Drill) -> Result:
     result = Result("suddenly empty source")
-    drill.ensure_filled()
-    n = 2 % drill.args.sources
-    source = source_id(n)
-    wanted = drill.wanted()
-    count = sum(w.source_id == source for w in wanted.values())
+    n, source, wanted, count = _chosen_source(drill, 2)
     before = others_snapshot(drill, source)
     drill.feeds(empty=n)
     started = time.monotonic()
