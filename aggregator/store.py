@@ -151,10 +151,14 @@ class Store:
     # --- schema ---------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Apply every migration not applied yet, each in its own transaction."""
+        """Apply every migration not applied yet, each in its own transaction; a store opening a
+        directory that is up to date (every web worker, every harvester) takes no lock for it."""
         with self._lock:
+            applied = self._migrations_applied()
             for script in self._backend.migrations():
                 version = int(script.name.split("_", 1)[0])
+                if version in applied:
+                    continue
                 with self._transaction(versioned=False, exclusive=False):
                     self._backend.lock_migrations(self._db)
                     self._q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
@@ -164,6 +168,13 @@ class Store:
                     self._q("INSERT INTO schema_migrations VALUES (?, ?)", (version, datetime.now(timezone.utc).isoformat()))
         self._versioned = True
         self._expand_unexpanded_events()
+
+    def _migrations_applied(self) -> set[int]:
+        """The versions applied so far; none in a new database (no table of them yet)."""
+        try:
+            return {row[0] for row in self._q("SELECT version FROM schema_migrations")}
+        except DATABASE_ERRORS:
+            return set()
 
     @_reading
     def schema_version(self) -> int:

@@ -9,6 +9,7 @@ class WebError(Exception):
     """A request the app cannot answer as asked; the message says what to change."""
 
     status = 400
+    retry_after: int | None = None  # seconds, for answers that say "come back later"
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -48,7 +49,7 @@ def wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(WebError)
     def web_error(error: WebError):
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
         if wants_json():
             return jsonify({"error": error.message, "status": error.status}), error.status, headers
         return render_template("error.html", message=error.message, status=error.status), error.status, headers
